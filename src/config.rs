@@ -1,0 +1,316 @@
+//! Settings: defaults, an optional TOML file, then `SEALDROP_*` environment overrides, then
+//! validation. Every setting has one name in all three places (upper-cased for the environment).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::day::Granularity;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Where the intake listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    /// A Unix socket path, for Tor's `HiddenServicePort 80 unix:PATH`.
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("`unix:` needs a socket path after it".into());
+            }
+            return Ok(Listen::Unix(PathBuf::from(path)));
+        }
+        s.parse().map(Listen::Tcp).map_err(|_| {
+            format!("`{s}` is neither an address like 127.0.0.1:8080 nor unix:/path/to/socket")
+        })
+    }
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Tcp(addr) => write!(f, "http://{addr}"),
+            Listen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// Limits that keep one hostile submitter from exhausting the machine.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest message, in bytes of UTF-8 (Cyrillic takes two bytes a letter).
+    pub max_message_bytes: u64,
+    /// Most attachments in one submission.
+    pub max_files: u32,
+    /// Largest single attachment, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest whole submission (the request body), in bytes.
+    pub max_submission_bytes: u64,
+    /// Uploads received at once; more get a "busy, try again" page.
+    pub max_concurrent_uploads: u32,
+    /// Longest time one request body may take to arrive, in seconds (cuts off slow bodies).
+    pub body_timeout_secs: u64,
+    /// Free space, in MiB, that must remain on the data disk; below it the intake says "full".
+    pub min_free_disk_mb: u64,
+    /// Most ciphertext, in MiB, kept in the data directory; 0 means no quota beyond free space.
+    pub storage_quota_mb: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 200_000,
+            max_files: 20,
+            max_file_bytes: 2048 * MIB,
+            max_submission_bytes: 2048 * MIB,
+            max_concurrent_uploads: 8,
+            body_timeout_secs: 4 * 3600,
+            min_free_disk_mb: 2048,
+            storage_quota_mb: 0,
+        }
+    }
+}
+
+/// The whole configuration of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: Listen,
+    /// Holds `sealdrop.sqlite`, `blobs/` and `incoming/`.
+    pub data_dir: PathBuf,
+    /// The group's age recipients, one per line.
+    pub keys_file: PathBuf,
+    /// How coarsely arrival is recorded.
+    pub arrival_granularity: Granularity,
+    pub limits: Limits,
+    /// Demo mode: pages carry a warning banner. Never set from a file.
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: Listen::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: PathBuf::from("data"),
+            keys_file: PathBuf::from("keys/recipients.txt"),
+            arrival_granularity: Granularity::Day,
+            limits: Limits::default(),
+            demo: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("the config file {path} contains an age secret key (AGE-SECRET-KEY-): remove it, the server must never hold one")]
+    SecretKey { path: PathBuf },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("setting `{setting}`: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+/// The file's shape: every field optional, unknown fields refused so a typo is caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    keys_file: Option<PathBuf>,
+    arrival_granularity: Option<Granularity>,
+    limits: Option<Limits>,
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the environment; validated.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            config.apply_file(path)?;
+        }
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if text.contains(crate::keys::SECRET_KEY_PREFIX) {
+            return Err(ConfigError::SecretKey {
+                path: path.to_owned(),
+            });
+        }
+        let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        // Relative paths in a file are relative to the file, so a unit file's working directory
+        // does not change what they mean.
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(listen) = file.listen {
+            self.listen = listen.parse().map_err(|message| ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!("listen: {message}"),
+            })?;
+        }
+        if let Some(dir) = file.data_dir {
+            self.data_dir = base.join(dir);
+        }
+        if let Some(keys) = file.keys_file {
+            self.keys_file = base.join(keys);
+        }
+        if let Some(g) = file.arrival_granularity {
+            self.arrival_granularity = g;
+        }
+        if let Some(limits) = file.limits {
+            self.limits = limits;
+        }
+        Ok(())
+    }
+
+    /// Apply `SEALDROP_*` overrides, read through `var` so tests need not touch the process.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+                var: name.to_owned(),
+                message: format!("`{value}`: {e}"),
+            })
+        }
+        macro_rules! env_override {
+            ($name:literal => $field:expr) => {
+                if let Some(value) = var($name) {
+                    $field = parse($name, &value)?;
+                }
+            };
+        }
+        env_override!("SEALDROP_LISTEN" => self.listen);
+        env_override!("SEALDROP_DATA_DIR" => self.data_dir);
+        env_override!("SEALDROP_KEYS_FILE" => self.keys_file);
+        env_override!("SEALDROP_ARRIVAL_GRANULARITY" => self.arrival_granularity);
+        let l = &mut self.limits;
+        env_override!("SEALDROP_MAX_MESSAGE_BYTES" => l.max_message_bytes);
+        env_override!("SEALDROP_MAX_FILES" => l.max_files);
+        env_override!("SEALDROP_MAX_FILE_BYTES" => l.max_file_bytes);
+        env_override!("SEALDROP_MAX_SUBMISSION_BYTES" => l.max_submission_bytes);
+        env_override!("SEALDROP_MAX_CONCURRENT_UPLOADS" => l.max_concurrent_uploads);
+        env_override!("SEALDROP_BODY_TIMEOUT_SECS" => l.body_timeout_secs);
+        env_override!("SEALDROP_MIN_FREE_DISK_MB" => l.min_free_disk_mb);
+        env_override!("SEALDROP_STORAGE_QUOTA_MB" => l.storage_quota_mb);
+        Ok(())
+    }
+
+    /// Refuse settings that cannot work, naming the setting and what would.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let invalid = |setting, message: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                message: message.to_owned(),
+            })
+        };
+        if l.max_message_bytes == 0 {
+            return invalid("limits.max_message_bytes", "must be at least 1");
+        }
+        if l.max_concurrent_uploads == 0 {
+            return invalid("limits.max_concurrent_uploads", "must be at least 1");
+        }
+        if l.body_timeout_secs < 10 {
+            return invalid("limits.body_timeout_secs", "must be at least 10 seconds");
+        }
+        if l.max_submission_bytes < l.max_message_bytes + 64 * 1024 {
+            return invalid(
+                "limits.max_submission_bytes",
+                "must leave room for the longest message (max_message_bytes + 64 KiB)",
+            );
+        }
+        if l.max_file_bytes > l.max_submission_bytes {
+            return invalid(
+                "limits.max_file_bytes",
+                "cannot be larger than limits.max_submission_bytes",
+            );
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return invalid("data_dir", "must name a directory");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("sealdrop.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "listen = \"unix:/run/sealdrop/s.sock\"\ndata_dir = \"d\"\n[limits]\nmax_files = 3\n",
+        );
+        let mut config = Config::default();
+        config.apply_file(&path).unwrap();
+        assert_eq!(config.listen, Listen::Unix("/run/sealdrop/s.sock".into()));
+        assert_eq!(config.data_dir, dir.path().join("d"));
+        assert_eq!(config.limits.max_files, 3);
+        // Unset limits keep their defaults.
+        assert_eq!(config.limits.max_concurrent_uploads, 8);
+        config
+            .apply_env(|name| (name == "SEALDROP_MAX_FILES").then(|| "7".to_owned()))
+            .unwrap();
+        assert_eq!(config.limits.max_files, 7);
+        let err = config
+            .apply_env(|name| (name == "SEALDROP_MAX_FILES").then(|| "many".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SEALDROP_MAX_FILES"), "{err}");
+    }
+
+    #[test]
+    fn typos_and_secret_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::default()
+            .apply_file(&write(dir.path(), "data_dri = \"x\"\n"))
+            .unwrap_err();
+        assert!(err.to_string().contains("data_dri"), "{err}");
+        let err = Config::default()
+            .apply_file(&write(dir.path(), "# AGE-SECRET-KEY-1ABC\n"))
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::SecretKey { .. }), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_setting() {
+        let mut config = Config::default();
+        config.limits.max_file_bytes = config.limits.max_submission_bytes + 1;
+        let err = config.validate().unwrap_err();
+        assert!(err.to_string().contains("limits.max_file_bytes"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+//! The staff side, used only by `sealdesk` on the air-gapped machine.
+
+pub mod identity;

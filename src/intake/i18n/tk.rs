@@ -1,0 +1,66 @@
+// Draft translation: to be reviewed by a native speaker before production use (see docs/TRANSLATIONS.md).
+use super::Strings;
+
+pub const STRINGS: Strings = Strings {
+    native_name: "Türkmençe",
+    site_title: "Bize maglumaty howpsuz iberiň",
+    language_label: "Dil",
+    skip_to_form: "Forma geçiň",
+    demo_banner: "GÖRKEZIŞ SAÝTY. Bu görkeziş açary bilen gurnalan synag nusgasy. Bu ýere hakyky maglumat ibermäň.",
+
+    form_heading: "Näme bolandygyny bize aýdyň",
+    intro: "Ýazan zatlaryňyz we goşan faýllaryňyz bu saýta gelen pursatynda gulplanýar (şifrlenýär). Olary diňe biziň işgärlerimiz açyp bilýär. Olar muny internete hiç haçan birikdirilmeýän kompýuterde edýärler.",
+    what_we_keep: "Bu saýt siziň IP salgyňyzy, brauzeriňizi we iberen wagtyňyzy ýazga almaýar. Ol diňe gelen senesini saklaýar.",
+    safety_tips_heading: "Ibermezden öň",
+    safety_tips: [
+        "Adyňyzy ýazmak hökman däl. Diňe aýtmak isleýän zatlaryňyzy ýazyň.",
+        "Suratlarda we resminamalarda gizlin maglumat bolup biler, meselem, suratyň düşürilen ýeri ýa-da ulanylan telefon. Mümkin bolsa, olaryň ýerine ekran suratyny (skrinşot) iberiň.",
+        "Telefonyňyzy ýa-da kompýuteriňizi kimdir biri barlap biljek bolsa, soňra brauzeriň taryhyny arassalaň ýa-da Tor Browser ulanyň we işiňiz gutaransoň ony ýapyň.",
+    ],
+
+    message_label: "Näme boldy?",
+    message_hint: "Kim tutuldy ýa-da alnyp gidildi, haçan we nirede, näme gördüňiz ýa-da eşitdiňiz, başga kim bilýär. Islendik dilde ýazyp bilersiňiz.",
+    contact_label: "Siz bilen nädip habarlaşyp bileris? (hökman däl)",
+    contact_hint: "Meselem, Signal belgisi ýa-da e-poçta salgysy. Näbelli galmak üçin muny boş goýuň; onda biz siz bilen habarlaşyp bilmeris.",
+    files_legend: "Faýllar (hökman däl)",
+    files_hint: "Suratlar, resminamalar, ses ýa-da wideo. Iň köp {files} faýl. Jemi iň köp {total}, her faýl iň köp {per_file}.",
+    files_label: "Faýllary saýlaň",
+    submit_button: "Howpsuz iberiň",
+    submit_note: "Tor arkaly uly faýllar uzak wagtlap ýüklenip biler. Tassyklamany görýänçäňiz bu sahypany ýapmaň.",
+
+    received_title: "Kabul edildi. Sag boluň.",
+    received_body: "Habaryňyz geldi we şifrlendi. Bu serwerde ony hiç kim okap bilmeýär.",
+    received_next: [
+        "Işgärlerimiz ony howpsuz kompýuterde okarlar. Bu birnäçe gün alyp biler.",
+        "Eger habarlaşmak üçin bir ýol goýan bolsaňyz, biz siz bilen habarlaşyp bileris. Bolmasa, başga hiç zat etmegiňiz gerek däl.",
+        "Howpsuzlygyňyz üçin häzir bu penjiräni ýapyň we brauzeriň taryhyny arassalaň ýa-da Tor Browser programmasyny ýapyň.",
+    ],
+    send_another: "Başga bir habar iberiň",
+
+    error_heading: "Habaryňyz iberilmedi",
+    nothing_stored: "Iberen zatlaryňyzyň hiç biri saklanmady.",
+    back_to_form: "Forma dolanyň",
+    too_large_title: "Gaty uly",
+    too_large_body: "Iberen zatlaryňyz bu saýtyň kabul edýäninden uly. Jemi iň köp {total}, her faýl iň köp {per_file} bolmaly. Azrak ýa-da kiçiräk faýl iberiň ýa-da olary birnäçe habara bölüň.",
+    too_many_files_title: "Faýllar gaty köp",
+    too_many_files_body: "Bir habara iň köp {files} faýl goşup bilersiňiz. Galanlaryny başga bir habarda iberiň.",
+    empty_message_title: "Habar boş",
+    empty_message_body: "Näme bolandygy barada birnäçe söz ýazyň we täzeden iberiň.",
+    message_too_long_title: "Habar gaty uzyn",
+    message_too_long_body: "Habary gysgaldyň ýa-da uzyn teksti faýla ýazyp, şol faýly goşuň.",
+    bad_form_title: "Formany okap bolmady",
+    bad_form_body: "Brauzeriňiz formany bu saýtyň okap bilmejek görnüşinde iberdi ýa-da baglanyşyk kesildi. Yza gaýdyp, täzeden synanyşyň.",
+    full_title: "Wagtlaýyn doly",
+    full_body: "Bu saýt häzir täze habarlary kabul edip bilmeýär, sebäbi onuň ammary doldy. Birnäçe günden soň täzeden synanyşyň.",
+    busy_title: "Häzir meşgul",
+    busy_body: "Häzir köp adam bir wagtda iberýär. Birnäçe minut garaşyň we täzeden synanyşyň.",
+    timeout_title: "Ýüklemek gaty uzaga çekdi",
+    timeout_body: "Ýüklemek gaty uzaga çekdi we togtadyldy. Täzeden synanyşyň, belki, azrak ýa-da kiçiräk faýllar bilen.",
+    not_found_title: "Sahypa tapylmady",
+    not_found_body: "Bu salgyda sahypa ýok.",
+    internal_title: "Biziň tarapymyzda näsazlyk ýüze çykdy",
+    internal_body: "Soňrak täzeden synanyşyň.",
+
+    unit_mb: "MB",
+    unit_gb: "GB",
+};

@@ -1,0 +1,66 @@
+// Draft translation: to be reviewed by a native speaker before production use (see docs/TRANSLATIONS.md).
+use super::Strings;
+
+pub const STRINGS: Strings = Strings {
+    native_name: "Oʻzbekcha",
+    site_title: "Bizga maʼlumotni xavfsiz yuboring",
+    language_label: "Til",
+    skip_to_form: "Shaklga oʻtish",
+    demo_banner: "DEMO SAYT. Bu demo kalit bilan oʻrnatilgan sinov nusxasi. Bu yerga haqiqiy maʼlumot yubormang.",
+
+    form_heading: "Nima boʻlganini bizga aytib bering",
+    intro: "Siz yozgan matn va biriktirgan fayllaringiz shu saytga yetib kelishi bilanoq qulflanadi (shifrlanadi). Ularni faqat bizning xodimlarimiz ocha oladi. Ular buni hech qachon internetga ulanmaydigan kompyuterda qiladi.",
+    what_we_keep: "Bu sayt IP manzilingizni, brauzeringizni va yuborgan vaqtingizni yozib olmaydi. U faqat kelgan sanani saqlaydi.",
+    safety_tips_heading: "Yuborishdan oldin",
+    safety_tips: [
+        "Ismingizni yozishingiz shart emas. Faqat aytishni istagan narsangizni yozing.",
+        "Rasm va hujjatlarda yashirin maʼlumotlar boʻlishi mumkin, masalan, surat olingan joy yoki ishlatilgan telefon. Iloji boʻlsa, ularning oʻrniga ekran rasmini (skrinshot) yuboring.",
+        "Agar kimdir telefoningiz yoki kompyuteringizni tekshirishi mumkin boʻlsa, keyin brauzer tarixini tozalang yoki Tor Browser ishlating va ishingiz tugagach, uni yoping.",
+    ],
+
+    message_label: "Nima boʻldi?",
+    message_hint: "Kim ushlandi yoki olib ketildi, qachon va qayerda, nimani koʻrdingiz yoki eshitdingiz, yana kim biladi. Istalgan tilda yozishingiz mumkin.",
+    contact_label: "Siz bilan qanday bogʻlanishimiz mumkin? (ixtiyoriy)",
+    contact_hint: "Masalan, Signal raqami yoki elektron pochta manzili. Nomaʼlum qolish uchun buni boʻsh qoldiring; unda biz siz bilan bogʻlana olmaymiz.",
+    files_legend: "Fayllar (ixtiyoriy)",
+    files_hint: "Rasm, hujjat, audio yoki video. Koʻpi bilan {files} ta fayl. Jami koʻpi bilan {total}, har bir fayl koʻpi bilan {per_file}.",
+    files_label: "Fayllarni tanlang",
+    submit_button: "Xavfsiz yuborish",
+    submit_note: "Tor orqali katta fayllar uzoq vaqt yuklanishi mumkin. Tasdiqni koʻrmaguningizcha bu sahifani yopmang.",
+
+    received_title: "Qabul qilindi. Rahmat.",
+    received_body: "Xabaringiz yetib keldi va shifrlandi. Bu serverda uni hech kim oʻqiy olmaydi.",
+    received_next: [
+        "Xodimlarimiz uni xavfsiz kompyuterda oʻqiydi. Bu bir necha kun olishi mumkin.",
+        "Agar bogʻlanish yoʻlini qoldirgan boʻlsangiz, siz bilan bogʻlanishimiz mumkin. Aks holda, boshqa hech narsa qilishingiz shart emas.",
+        "Xavfsizligingiz uchun hozir bu oynani yoping va brauzer tarixini tozalang yoki Tor Browser dasturini yoping.",
+    ],
+    send_another: "Yana bir xabar yuborish",
+
+    error_heading: "Xabaringiz yuborilmadi",
+    nothing_stored: "Yuborganlaringizdan hech narsa saqlanmadi.",
+    back_to_form: "Shaklga qaytish",
+    too_large_title: "Hajmi juda katta",
+    too_large_body: "Yuborganingiz bu sayt qabul qiladigan hajmdan katta. Jami koʻpi bilan {total}, har bir fayl koʻpi bilan {per_file} boʻlishi kerak. Kamroq yoki kichikroq fayl yuboring yoki ularni bir necha xabarga boʻlib yuboring.",
+    too_many_files_title: "Fayllar juda koʻp",
+    too_many_files_body: "Bitta xabarga koʻpi bilan {files} ta fayl biriktirish mumkin. Qolganlarini boshqa xabarda yuboring.",
+    empty_message_title: "Xabar boʻsh",
+    empty_message_body: "Iltimos, nima boʻlgani haqida bir necha soʻz yozing va qaytadan yuboring.",
+    message_too_long_title: "Xabar juda uzun",
+    message_too_long_body: "Iltimos, xabarni qisqartiring yoki uzun matnni faylga yozib, uni biriktiring.",
+    bad_form_title: "Shaklni oʻqib boʻlmadi",
+    bad_form_body: "Brauzeringiz shaklni bu sayt oʻqiy olmaydigan tarzda yubordi yoki aloqa uzilib qoldi. Iltimos, orqaga qayting va yana urinib koʻring.",
+    full_title: "Vaqtincha toʻlgan",
+    full_body: "Xotira toʻlgani sababli bu sayt hozir yangi xabarlarni qabul qila olmaydi. Iltimos, bir necha kundan keyin yana urinib koʻring.",
+    busy_title: "Hozir band",
+    busy_body: "Hozir koʻp odam bir vaqtda yubormoqda. Iltimos, bir necha daqiqa kuting va yana urinib koʻring.",
+    timeout_title: "Yuklash juda uzoq davom etdi",
+    timeout_body: "Yuklash juda uzoq davom etdi va toʻxtatildi. Iltimos, yana urinib koʻring, ehtimol kamroq yoki kichikroq fayllar bilan.",
+    not_found_title: "Sahifa topilmadi",
+    not_found_body: "Bu manzilda sahifa yoʻq.",
+    internal_title: "Bizning tomonda xatolik yuz berdi",
+    internal_body: "Iltimos, keyinroq yana urinib koʻring.",
+
+    unit_mb: "MB",
+    unit_gb: "GB",
+};

@@ -1,0 +1,87 @@
+//! HTTP: routes, pages, limits, headers and the listener. Everything a source's browser touches.
+
+pub mod headers;
+pub mod i18n;
+pub mod lang;
+pub mod pages;
+pub mod refusal;
+pub mod server;
+pub mod submit;
+pub mod upload;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::keys::Recipients;
+use crate::store::Store;
+use lang::PageLang;
+use pages::{render, FormPage, PageCtx};
+use refusal::Refusal;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub recipients: Arc<Recipients>,
+    pub store: Store,
+    /// One permit per upload being received.
+    pub upload_slots: Arc<Semaphore>,
+}
+
+impl AppState {
+    pub fn new(config: Config, recipients: Recipients, store: Store) -> Self {
+        let slots = config.limits.max_concurrent_uploads as usize;
+        AppState {
+            config: Arc::new(config),
+            recipients: Arc::new(recipients),
+            store,
+            upload_slots: Arc::new(Semaphore::new(slots)),
+        }
+    }
+}
+
+/// The intake's routes, with the security headers on every response.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(form))
+        .route("/submit", axum::routing::post(submit::submit).get(form))
+        .route("/static/style.css", get(stylesheet))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::map_response(
+            headers::add_security_headers,
+        ))
+}
+
+async fn form(State(app): State<AppState>, PageLang(lang): PageLang) -> Response {
+    render(
+        StatusCode::OK,
+        &FormPage::new(
+            PageCtx::new(lang, app.config.demo),
+            &app.config.limits,
+            submit::MAX_CONTACT_BYTES,
+        ),
+    )
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/css; charset=utf-8"),
+        )],
+        include_str!("../../static/style.css"),
+    )
+        .into_response()
+}
+
+async fn not_found(State(app): State<AppState>, PageLang(lang): PageLang) -> Response {
+    Refusal::NotFound.page(lang, &app.config.limits, app.config.demo)
+}

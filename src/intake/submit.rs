@@ -1,0 +1,314 @@
+//! `POST /submit`: receive a multipart form, seal each part as it streams in, commit, answer.
+
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use multer::Multipart;
+use zeroize::Zeroizing;
+
+use super::lang::PageLang;
+use super::pages::{render, PageCtx, ReceivedPage};
+use super::refusal::Refusal;
+use super::upload::{FinishedBlob, SealTarget, UploadError};
+use super::AppState;
+use crate::day::arrival_date;
+use crate::events::event;
+use crate::seal::{AttachmentInfo, Envelope};
+use crate::store::{new_id, BlobKind, NewSubmission, StoreError};
+
+/// Longest optional contact line, in bytes.
+pub const MAX_CONTACT_BYTES: usize = 1000;
+/// Longest filename or content type kept from a browser, in bytes.
+const MAX_NAME_BYTES: usize = 4096;
+
+pub async fn submit(
+    State(app): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limits = &app.config.limits;
+    match receive(&app, &headers, body).await {
+        Ok(()) => render(
+            StatusCode::OK,
+            &ReceivedPage {
+                page: PageCtx::new(lang, app.config.demo),
+            },
+        ),
+        Err(refusal) => refusal.page(lang, limits, app.config.demo),
+    }
+}
+
+/// Everything up to the durable commit; any early return leaves nothing stored.
+async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), Refusal> {
+    let limits = &app.config.limits;
+    let boundary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or(Refusal::BadForm)?;
+    let declared_len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > limits.max_submission_bytes) {
+        return Err(Refusal::TooLarge);
+    }
+
+    let _slot = app
+        .upload_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| Refusal::Busy)?;
+    // Ciphertext is the plaintext plus at most 12.5% Padmé padding and small age overheads.
+    let expected = declared_len.unwrap_or(limits.max_submission_bytes);
+    let _room = app
+        .store
+        .reserve(expected + expected / 8 + (1 << 20))
+        .map_err(|e| match e {
+            StoreError::Full(_) => Refusal::Full,
+            other => internal("checking free space", other),
+        })?;
+
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(limits.max_submission_bytes));
+    let mut form = Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let now = SystemTime::now();
+    let date = arrival_date(now, app.config.arrival_granularity);
+    let target = SealTarget {
+        dirs: app.store.dirs().clone(),
+        recipients: app.recipients.clone(),
+        arrived: date.start(),
+    };
+
+    let deadline = Duration::from_secs(limits.body_timeout_secs);
+    let parts = tokio::time::timeout(deadline, async {
+        let parts = read_form(app, &target, &mut form).await;
+        if let Err(refusal) = parts {
+            // Read the rest of a bounded body so the browser is still listening for the page.
+            if refusal.is_about_content() && declared_len.is_some() {
+                while let Ok(Some(mut field)) = form.next_field().await {
+                    while let Ok(Some(_)) = field.chunk().await {}
+                }
+            }
+        }
+        parts
+    })
+    .await
+    .map_err(|_| Refusal::Timeout)??;
+
+    let id = new_id();
+    let mut envelope = Envelope::new(id.clone(), date.to_string());
+    envelope
+        .fields
+        .insert("message".into(), String::from(parts.message.as_str()));
+    if let Some(contact) = parts.contact.as_ref().filter(|c| !c.trim().is_empty()) {
+        envelope
+            .fields
+            .insert("contact".into(), String::from(contact.as_str()));
+    }
+    let mut blobs = Vec::with_capacity(parts.attachments.len() + 1);
+    for (info, finished) in parts.attachments {
+        envelope.attachments.push(AttachmentInfo {
+            blob: finished.blob.blob.id().to_owned(),
+            name: info.name,
+            content_type: info.content_type,
+            length: finished.true_len,
+        });
+        blobs.push(finished.blob);
+    }
+    let sealed_envelope = target
+        .seal_bytes(envelope.to_json(), BlobKind::Envelope, b' ')
+        .await
+        .map_err(|e| upload_refusal("sealing an envelope", e))?;
+    drop(envelope);
+    blobs.insert(0, sealed_envelope.blob);
+
+    app.store
+        .commit(NewSubmission {
+            id,
+            arrived: date,
+            blobs,
+        })
+        .await
+        .map_err(|e| internal("committing a submission", e))
+}
+
+/// The form's content, read and sealed.
+struct FormParts {
+    message: Zeroizing<String>,
+    contact: Option<Zeroizing<String>>,
+    attachments: Vec<(DeclaredFile, FinishedBlob)>,
+}
+
+/// What the browser said about a file. Kept only inside the encrypted envelope.
+struct DeclaredFile {
+    name: String,
+    content_type: String,
+}
+
+async fn read_form(
+    app: &AppState,
+    target: &SealTarget,
+    form: &mut Multipart<'static>,
+) -> Result<FormParts, Refusal> {
+    let limits = &app.config.limits;
+    let mut message = None;
+    let mut contact = None;
+    let mut attachments = Vec::new();
+    while let Some(mut field) = form.next_field().await.map_err(form_refusal)? {
+        match field.name() {
+            Some("message") if message.is_none() => {
+                let text = read_text(&mut field, limits.max_message_bytes as usize)
+                    .await?
+                    .ok_or(Refusal::MessageTooLong)?;
+                // Decide now, before any file streams in, so an empty report wastes no upload.
+                if text.trim().is_empty() {
+                    return Err(Refusal::EmptyMessage);
+                }
+                message = Some(text);
+            }
+            Some("contact") if contact.is_none() => {
+                contact = Some(
+                    read_text(&mut field, MAX_CONTACT_BYTES)
+                        .await?
+                        .ok_or(Refusal::BadForm)?,
+                );
+            }
+            Some("files") => {
+                let declared = DeclaredFile {
+                    name: bounded(field.file_name().unwrap_or(""))?,
+                    content_type: bounded(field.content_type().map_or("", |m| m.essence_str()))?,
+                };
+                let too_many = attachments.len() >= limits.max_files as usize;
+                if too_many && !declared.name.is_empty() {
+                    return Err(Refusal::TooManyFiles);
+                }
+                if let Some(sealed) = read_file(app, target, &mut field, &declared).await? {
+                    if too_many {
+                        return Err(Refusal::TooManyFiles);
+                    }
+                    attachments.push((declared, sealed));
+                }
+            }
+            // An unknown or repeated field: not our form.
+            _ => return Err(Refusal::BadForm),
+        }
+    }
+    Ok(FormParts {
+        message: message.ok_or(Refusal::EmptyMessage)?,
+        contact,
+        attachments,
+    })
+}
+
+/// Read a text field into wiped memory. `None` if it is longer than `max` bytes.
+async fn read_text(
+    field: &mut multer::Field<'static>,
+    max: usize,
+) -> Result<Option<Zeroizing<String>>, Refusal> {
+    // Sized once up front: growing would leave unwiped copies in freed memory.
+    let mut buf = Zeroizing::new(Vec::with_capacity(max.min(64 * 1024)));
+    while let Some(chunk) = field.chunk().await.map_err(form_refusal)? {
+        if buf.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        if buf.len() + chunk.len() > buf.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(max));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let vec = std::mem::take(&mut *buf);
+    match String::from_utf8(vec) {
+        Ok(text) => Ok(Some(Zeroizing::new(text))),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(Refusal::BadForm)
+        }
+    }
+}
+
+/// Stream one file part into a sealed blob. `None` for the empty part a browser sends when no
+/// file was chosen.
+async fn read_file(
+    app: &AppState,
+    target: &SealTarget,
+    field: &mut multer::Field<'static>,
+    declared: &DeclaredFile,
+) -> Result<Option<FinishedBlob>, Refusal> {
+    let max = app.config.limits.max_file_bytes;
+    let mut upload = None;
+    let mut received: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(form_refusal)? {
+        if chunk.is_empty() {
+            continue;
+        }
+        received += chunk.len() as u64;
+        if received > max {
+            return Err(Refusal::TooLarge);
+        }
+        let upload = upload.get_or_insert_with(|| target.start_upload());
+        upload
+            .write(chunk)
+            .await
+            .map_err(|e| upload_refusal("sealing an attachment", e))?;
+    }
+    let upload = match upload {
+        Some(upload) => upload,
+        None if declared.name.is_empty() => return Ok(None),
+        // A chosen but empty file is still a file the source meant to send.
+        None => target.start_upload(),
+    };
+    upload
+        .finish()
+        .await
+        .map(Some)
+        .map_err(|e| upload_refusal("sealing an attachment", e))
+}
+
+/// A browser-declared string, refused if absurdly long.
+fn bounded(s: &str) -> Result<String, Refusal> {
+    if s.len() > MAX_NAME_BYTES {
+        return Err(Refusal::BadForm);
+    }
+    Ok(s.to_owned())
+}
+
+fn form_refusal(e: multer::Error) -> Refusal {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } => Refusal::TooLarge,
+        _ => Refusal::BadForm,
+    }
+}
+
+fn upload_refusal(doing: &str, e: UploadError) -> Refusal {
+    if e.is_disk_full() {
+        event("warning: the disk filled up during an upload; it was refused");
+        return Refusal::Full;
+    }
+    internal(doing, e)
+}
+
+/// Log a server-side fault (what failed, never what was being sent) and refuse.
+fn internal(doing: &str, e: impl std::fmt::Display) -> Refusal {
+    event(format!("error while {doing}: {e}"));
+    Refusal::Internal
+}
+
+impl Refusal {
+    /// Refusals about what the source sent, after which the rest of the body is still read.
+    fn is_about_content(self) -> bool {
+        matches!(
+            self,
+            Refusal::TooLarge
+                | Refusal::TooManyFiles
+                | Refusal::EmptyMessage
+                | Refusal::MessageTooLong
+        )
+    }
+}

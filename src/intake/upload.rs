@@ -1,0 +1,140 @@
+//! The bridge from the async request body to blocking encryption and file I/O.
+//!
+//! Each attachment gets a worker on tokio's blocking pool that seals chunks as they arrive over
+//! a small bounded channel: memory per upload stays at a few chunks, the network side never
+//! blocks on the disk, and encryption of concurrent uploads runs on both cores.
+
+use std::fs::File;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::keys::Recipients;
+use crate::seal::{SealError, Sealer};
+use crate::store::{BlobDirs, BlobKind, NewBlob};
+
+/// Chunks in flight per upload (each at most one read from the socket, typically 8-64 KiB).
+const CHANNEL_DEPTH: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("the sealing worker stopped unexpectedly")]
+    WorkerLost,
+}
+
+impl UploadError {
+    /// Did the disk run out of space?
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            UploadError::Io(e) | UploadError::Seal(SealError::Io(e)) => e,
+            _ => return false,
+        };
+        io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
+    }
+}
+
+/// A sealed blob, fsync'd under `incoming/`, and the true length of its plaintext.
+pub struct FinishedBlob {
+    pub blob: NewBlob,
+    pub true_len: u64,
+}
+
+/// Where and how blobs are sealed: shared by every upload.
+#[derive(Clone)]
+pub struct SealTarget {
+    pub dirs: BlobDirs,
+    pub recipients: Arc<Recipients>,
+    /// The coarse arrival date, stamped on the files as their times.
+    pub arrived: SystemTime,
+}
+
+impl SealTarget {
+    /// Seal one blob synchronously: `feed` writes the plaintext, then padding with `pad` bytes.
+    fn seal_with(
+        &self,
+        kind: BlobKind,
+        pad: u8,
+        feed: impl FnOnce(&mut Sealer<&mut File>) -> Result<(), UploadError>,
+    ) -> Result<FinishedBlob, UploadError> {
+        let mut blob = self.dirs.start_blob()?;
+        let true_len = {
+            let mut sealer = Sealer::new(&self.recipients, blob.file())?;
+            feed(&mut sealer)?;
+            sealer.finish(pad)?.true_len
+        };
+        let size = blob.seal(self.arrived)?;
+        Ok(FinishedBlob {
+            blob: NewBlob { blob, kind, size },
+            true_len,
+        })
+    }
+
+    /// Seal a small plaintext held in memory (the envelope), off the async threads.
+    pub async fn seal_bytes(
+        &self,
+        plaintext: zeroize::Zeroizing<Vec<u8>>,
+        kind: BlobKind,
+        pad: u8,
+    ) -> Result<FinishedBlob, UploadError> {
+        let target = self.clone();
+        tokio::task::spawn_blocking(move || {
+            target.seal_with(kind, pad, |s| Ok(s.write(&plaintext)?))
+        })
+        .await
+        .map_err(|_| UploadError::WorkerLost)?
+    }
+
+    /// Start streaming an attachment.
+    pub fn start_upload(&self) -> BlobUpload {
+        let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_DEPTH);
+        let target = self.clone();
+        let worker = tokio::task::spawn_blocking(move || {
+            target.seal_with(BlobKind::Attachment, 0, |sealer| loop {
+                match rx.blocking_recv() {
+                    Some(Msg::Chunk(chunk)) => sealer.write(&chunk)?,
+                    Some(Msg::Finish) => return Ok(()),
+                    // The request was dropped: the blob's Drop deletes the partial file.
+                    None => return Err(UploadError::WorkerLost),
+                }
+            })
+        });
+        BlobUpload { tx, worker }
+    }
+}
+
+enum Msg {
+    Chunk(Bytes),
+    Finish,
+}
+
+/// An attachment being sealed. Dropping it abandons the upload and deletes its file.
+pub struct BlobUpload {
+    tx: mpsc::Sender<Msg>,
+    worker: JoinHandle<Result<FinishedBlob, UploadError>>,
+}
+
+impl BlobUpload {
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), UploadError> {
+        if self.tx.send(Msg::Chunk(chunk)).await.is_err() {
+            // The worker stopped early: its result says why.
+            return Err(match (&mut self.worker).await {
+                Ok(Err(e)) => e,
+                _ => UploadError::WorkerLost,
+            });
+        }
+        Ok(())
+    }
+
+    pub async fn finish(self) -> Result<FinishedBlob, UploadError> {
+        // If the worker already failed, the send fails and the join below reports why.
+        let _ = self.tx.send(Msg::Finish).await;
+        self.worker.await.map_err(|_| UploadError::WorkerLost)?
+    }
+}

@@ -1,0 +1,172 @@
+//! Ciphertext blob files: written under `incoming/`, moved into `blobs/` at commit.
+//!
+//! Names are random ids; file times are set to the coarse arrival date, so neither names nor
+//! times Sealdrop can set say when a submission came.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// The two blob folders of a data directory.
+#[derive(Debug, Clone)]
+pub struct BlobDirs {
+    pub incoming: PathBuf,
+    pub blobs: PathBuf,
+}
+
+impl BlobDirs {
+    pub fn new(data_dir: &Path) -> Self {
+        BlobDirs {
+            incoming: data_dir.join("incoming"),
+            blobs: data_dir.join("blobs"),
+        }
+    }
+
+    pub fn create(&self) -> io::Result<()> {
+        for dir in [&self.incoming, &self.blobs] {
+            create_private_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Where a committed blob lives. `id` must be a checked id.
+    pub fn blob_path(&self, id: &str) -> PathBuf {
+        debug_assert!(is_id(id));
+        self.blobs.join(format!("{id}.age"))
+    }
+
+    fn incoming_path(&self, id: &str) -> PathBuf {
+        self.incoming.join(format!("{id}.age.part"))
+    }
+
+    /// Start a new blob under `incoming/`. It is deleted when dropped unless committed.
+    pub fn start_blob(&self) -> io::Result<IncomingBlob> {
+        let id = super::new_id();
+        let path = self.incoming_path(&id);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        Ok(IncomingBlob {
+            id,
+            path,
+            file: Some(file),
+            committed: false,
+        })
+    }
+
+    /// Delete everything under `incoming/`: debris of submissions that were never acknowledged.
+    pub fn clear_incoming(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.incoming)? {
+            let entry = entry?;
+            remove_any(&entry.path())?;
+            removed += 1;
+        }
+        if removed > 0 {
+            sync_dir(&self.incoming)?;
+        }
+        Ok(removed)
+    }
+
+    /// Ids of every file in `blobs/` (anything not named like a blob is reported as `Err(name)`).
+    pub fn list(&self) -> io::Result<Vec<Result<String, PathBuf>>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.blobs)? {
+            let path = entry?.path();
+            let id = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".age"))
+                .filter(|id| is_id(id))
+                .map(str::to_owned);
+            out.push(id.ok_or(path));
+        }
+        Ok(out)
+    }
+}
+
+/// A blob being written. Dropping it before commit deletes the file.
+#[derive(Debug)]
+pub struct IncomingBlob {
+    id: String,
+    path: PathBuf,
+    file: Option<File>,
+    committed: bool,
+}
+
+impl IncomingBlob {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The open file, for the sealer to write ciphertext into.
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("blob file is open until sealed")
+    }
+
+    /// Stamp the file with the coarse arrival date, make its data durable, and close it.
+    /// Returns the ciphertext size.
+    pub fn seal(&mut self, arrived: SystemTime) -> io::Result<u64> {
+        let file = self.file.take().expect("a blob is sealed once");
+        file.set_times(
+            fs::FileTimes::new()
+                .set_accessed(arrived)
+                .set_modified(arrived),
+        )?;
+        file.sync_all()?;
+        Ok(file.metadata()?.len())
+    }
+
+    /// Move the sealed file into `blobs/`. The caller syncs `blobs/` afterwards, once for many.
+    pub(super) fn move_into(&self, dirs: &BlobDirs) -> io::Result<()> {
+        fs::rename(&self.path, dirs.blob_path(&self.id))
+    }
+
+    pub(super) fn mark_committed(&mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for IncomingBlob {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.file.take();
+            // Best effort: whatever is left is removed at the next start-up.
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Is `s` a Sealdrop id: 32 lowercase hex digits?
+pub fn is_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Make a directory's entries durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Create a directory (and parents) readable by its owner only.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+fn remove_any(path: &Path) -> io::Result<()> {
+    if path.is_dir() && !path.is_symlink() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    }
+}

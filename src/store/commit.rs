@@ -1,0 +1,122 @@
+//! Group commit: one thread owns the write connection and makes whole batches durable at once.
+//!
+//! While one batch waits on its fsyncs, new submissions queue up; the next batch takes all of
+//! them, so under load many submissions share one directory fsync and one WAL fsync.
+
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::blobs::{sync_dir, BlobDirs};
+use super::{NewSubmission, StoreError};
+use crate::events::event;
+
+/// The most submissions one transaction takes (bounds the time one batch holds the writer).
+const MAX_BATCH: usize = 512;
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+pub(super) struct Committer {
+    queue: mpsc::Sender<(NewSubmission, Reply)>,
+}
+
+impl Committer {
+    pub(super) fn start(conn: Connection, dirs: BlobDirs) -> Result<Committer, StoreError> {
+        let (queue, rx) = mpsc::channel::<(NewSubmission, Reply)>();
+        std::thread::Builder::new()
+            .name("sealdrop-commit".into())
+            .spawn(move || run(conn, dirs, rx))?;
+        Ok(Committer { queue })
+    }
+
+    pub(super) async fn commit(&self, submission: NewSubmission) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send((submission, tx))
+            .map_err(|_| StoreError::Stopped)?;
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
+fn run(mut conn: Connection, dirs: BlobDirs, rx: mpsc::Receiver<(NewSubmission, Reply)>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (mut submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let result = commit_batch(&mut conn, &dirs, &mut submissions);
+        if let Err(e) = &result {
+            event(format!(
+                "commit of {} submission(s) failed: {e}",
+                submissions.len()
+            ));
+        }
+        for reply in replies {
+            let _ = reply.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Path(e.to_string())),
+            });
+        }
+        // On failure the blobs drop here and delete their files under incoming/.
+    }
+}
+
+fn commit_batch(
+    conn: &mut Connection,
+    dirs: &BlobDirs,
+    submissions: &mut [NewSubmission],
+) -> Result<(), StoreError> {
+    let mut moved = Vec::new();
+    let result = move_and_record(conn, dirs, submissions, &mut moved);
+    if result.is_err() {
+        // Undo the moves so nothing unrecorded stays in blobs/.
+        for id in &moved {
+            let _ = std::fs::remove_file(dirs.blob_path(id));
+        }
+        let _ = sync_dir(&dirs.blobs);
+        return result;
+    }
+    for blob in submissions.iter_mut().flat_map(|s| s.blobs.iter_mut()) {
+        blob.blob.mark_committed();
+    }
+    Ok(())
+}
+
+fn move_and_record(
+    conn: &mut Connection,
+    dirs: &BlobDirs,
+    submissions: &[NewSubmission],
+    moved: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    for blob in submissions.iter().flat_map(|s| s.blobs.iter()) {
+        blob.blob.move_into(dirs)?;
+        moved.push(blob.blob.id().to_owned());
+    }
+    sync_dir(&dirs.blobs)?;
+    let tx = conn.transaction()?;
+    {
+        let mut add_submission = tx.prepare_cached(
+            "INSERT INTO submissions (id, arrived, envelope_blob) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut add_blob = tx.prepare_cached(
+            "INSERT INTO blobs (id, submission_id, kind, size) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for s in submissions {
+            let envelope = s
+                .blobs
+                .first()
+                .ok_or_else(|| StoreError::Path("a submission without an envelope".into()))?;
+            add_submission.execute((&s.id, s.arrived.to_string(), envelope.blob.id()))?;
+            for b in &s.blobs {
+                add_blob.execute((b.blob.id(), &s.id, b.kind.as_str(), b.size as i64))?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}

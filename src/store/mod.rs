@@ -1,0 +1,243 @@
+//! Durable storage: the SQLite index, the blob files, start-up clean-up and group commit.
+//!
+//! The commit protocol (DESIGN.md): every blob file is fsync'd by the upload that wrote it, then
+//! the committer moves a whole batch of submissions into `blobs/`, fsyncs that folder once, and
+//! records the batch in one SQLite transaction (WAL, synchronous=FULL). Only then is each upload
+//! told "received". A crash before the transaction leaves files that start-up deletes.
+
+pub mod blobs;
+mod commit;
+pub mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rand::RngCore;
+use rusqlite::Connection;
+
+pub use blobs::{BlobDirs, IncomingBlob};
+
+use crate::day::Date;
+use crate::events::event;
+
+/// The index's file name inside the data directory.
+pub const DB_FILE: &str = "sealdrop.sqlite";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("migration {name} failed: {source}")]
+    Migration {
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("the database was written by a newer Sealdrop (schema {found}, this one knows up to {known}); run the newer version")]
+    SchemaTooNew { found: u32, known: u32 },
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Path(String),
+    #[error("the storage is full: {0}")]
+    Full(&'static str),
+    #[error("the committer has stopped (the server is shutting down)")]
+    Stopped,
+}
+
+/// What keeps the disk from filling.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    /// Bytes that must stay free on the data disk.
+    pub min_free_bytes: u64,
+    /// Most ciphertext bytes kept; `None` for no quota beyond free space.
+    pub max_stored_bytes: Option<u64>,
+}
+
+/// The role of a blob in its submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobKind {
+    Envelope,
+    Attachment,
+}
+
+impl BlobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlobKind::Envelope => "envelope",
+            BlobKind::Attachment => "attachment",
+        }
+    }
+}
+
+/// A sealed, fsync'd blob waiting to be committed.
+#[derive(Debug)]
+pub struct NewBlob {
+    pub blob: IncomingBlob,
+    pub kind: BlobKind,
+    /// Ciphertext size on disk.
+    pub size: u64,
+}
+
+/// Everything one submission commits at once.
+#[derive(Debug)]
+pub struct NewSubmission {
+    pub id: String,
+    pub arrived: Date,
+    /// The envelope first, then the attachments.
+    pub blobs: Vec<NewBlob>,
+}
+
+/// The data directory, opened.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    dirs: BlobDirs,
+    committer: commit::Committer,
+    quota: Quota,
+    stored_bytes: AtomicU64,
+    reserved_bytes: Arc<AtomicU64>,
+}
+
+/// A fresh random id: 128 bits, as 32 lowercase hex digits.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Open the index with the settings every Sealdrop connection uses.
+pub fn open_db(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;",
+    )?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Create or open a data directory: migrate, clean up debris, start the committer.
+    pub fn open(data_dir: &Path, quota: Quota) -> Result<Store, StoreError> {
+        blobs::create_private_dir(data_dir)?;
+        let dirs = BlobDirs::new(data_dir);
+        dirs.create()?;
+        let mut conn = open_db(&data_dir.join(DB_FILE))?;
+        migrations::apply(&mut conn)?;
+        Self::clean_up(&conn, &dirs)?;
+        let stored: i64 =
+            conn.query_row("SELECT coalesce(sum(size), 0) FROM blobs", [], |r| r.get(0))?;
+        let committer = commit::Committer::start(conn, dirs.clone())?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                data_dir: data_dir.to_owned(),
+                dirs,
+                committer,
+                quota,
+                stored_bytes: AtomicU64::new(stored.max(0) as u64),
+                reserved_bytes: Arc::new(AtomicU64::new(0)),
+            }),
+        })
+    }
+
+    /// Remove what unacknowledged submissions left: everything in `incoming/`, and any blob
+    /// in `blobs/` that no committed submission owns (a crash between move and transaction).
+    fn clean_up(conn: &Connection, dirs: &BlobDirs) -> Result<(), StoreError> {
+        let debris = dirs.clear_incoming()?;
+        let mut orphans = 0;
+        let mut owned = conn.prepare("SELECT 1 FROM blobs WHERE id = ?1")?;
+        for entry in dirs.list()? {
+            match entry {
+                Ok(id) => {
+                    if !owned.exists([&id])? {
+                        std::fs::remove_file(dirs.blob_path(&id))?;
+                        orphans += 1;
+                    }
+                }
+                Err(path) => event(format!(
+                    "warning: unexpected file {} in the blob folder; left alone",
+                    path.display()
+                )),
+            }
+        }
+        if orphans > 0 {
+            blobs::sync_dir(&dirs.blobs)?;
+        }
+        if debris + orphans > 0 {
+            event(format!(
+                "start-up removed {} unfinished upload(s) and {} unrecorded blob(s)",
+                debris, orphans
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn dirs(&self) -> &BlobDirs {
+        &self.inner.dirs
+    }
+
+    /// Make a submission durable. Returns once it is on disk and in the index.
+    pub async fn commit(&self, submission: NewSubmission) -> Result<(), StoreError> {
+        let bytes: u64 = submission.blobs.iter().map(|b| b.size).sum();
+        self.inner.committer.commit(submission).await?;
+        self.inner.stored_bytes.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Set aside room for an upload of up to `bytes` of ciphertext, or say the storage is full.
+    pub fn reserve(&self, bytes: u64) -> Result<Reservation, StoreError> {
+        let q = self.inner.quota;
+        let reserved = &self.inner.reserved_bytes;
+        let before = reserved.fetch_add(bytes, Ordering::SeqCst);
+        let reservation = Reservation {
+            bytes,
+            reserved: Arc::clone(reserved),
+        };
+        let pending = before + bytes;
+        if let Some(max) = q.max_stored_bytes {
+            if self.inner.stored_bytes.load(Ordering::Relaxed) + pending > max {
+                return Err(StoreError::Full("the storage quota is reached"));
+            }
+        }
+        let free = free_bytes(&self.inner.data_dir)?;
+        if free < q.min_free_bytes.saturating_add(pending) {
+            return Err(StoreError::Full("the disk is nearly full"));
+        }
+        Ok(reservation)
+    }
+
+    /// Ciphertext bytes held.
+    pub fn stored_bytes(&self) -> u64 {
+        self.inner.stored_bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// Room set aside for one upload; given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    bytes: u64,
+    reserved: Arc<AtomicU64>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.reserved.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
+/// Bytes an unprivileged process may still write on the filesystem holding `dir`.
+pub fn free_bytes(dir: &Path) -> Result<u64, StoreError> {
+    let stat = rustix::fs::statvfs(dir).map_err(|e| StoreError::Io(e.into()))?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
