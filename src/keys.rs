@@ -35,6 +35,12 @@ pub struct Recipients {
     keys: Vec<x25519::Recipient>,
 }
 
+impl std::fmt::Debug for Recipients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recipients({} keys)", self.keys.len())
+    }
+}
+
 impl Recipients {
     /// Read and check a recipients file.
     pub fn load(path: &Path) -> Result<Recipients, KeysError> {
