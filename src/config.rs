@@ -90,6 +90,9 @@ pub struct Config {
     /// How coarsely arrival is recorded.
     pub arrival_granularity: Granularity,
     pub limits: Limits,
+    /// Most submissions made durable by one group commit; 1 turns group commit off (only for
+    /// measuring the difference).
+    pub commit_batch_max: u32,
     /// Demo mode: pages carry a warning banner. Never set from a file.
     pub demo: bool,
 }
@@ -102,6 +105,7 @@ impl Default for Config {
             keys_file: PathBuf::from("keys/recipients.txt"),
             arrival_granularity: Granularity::Day,
             limits: Limits::default(),
+            commit_batch_max: crate::store::DEFAULT_MAX_BATCH as u32,
             demo: false,
         }
     }
@@ -136,6 +140,7 @@ struct FileConfig {
     keys_file: Option<PathBuf>,
     arrival_granularity: Option<Granularity>,
     limits: Option<Limits>,
+    commit_batch_max: Option<u32>,
 }
 
 impl Config {
@@ -185,6 +190,9 @@ impl Config {
         if let Some(limits) = file.limits {
             self.limits = limits;
         }
+        if let Some(n) = file.commit_batch_max {
+            self.commit_batch_max = n;
+        }
         Ok(())
     }
 
@@ -210,6 +218,7 @@ impl Config {
         env_override!("SEALDROP_DATA_DIR" => self.data_dir);
         env_override!("SEALDROP_KEYS_FILE" => self.keys_file);
         env_override!("SEALDROP_ARRIVAL_GRANULARITY" => self.arrival_granularity);
+        env_override!("SEALDROP_COMMIT_BATCH_MAX" => self.commit_batch_max);
         let l = &mut self.limits;
         env_override!("SEALDROP_MAX_MESSAGE_BYTES" => l.max_message_bytes);
         env_override!("SEALDROP_MAX_FILES" => l.max_files);
@@ -233,6 +242,9 @@ impl Config {
         };
         if l.max_message_bytes == 0 {
             return invalid("limits.max_message_bytes", "must be at least 1");
+        }
+        if self.commit_batch_max == 0 {
+            return invalid("commit_batch_max", "must be at least 1");
         }
         if l.max_concurrent_uploads == 0 {
             return invalid("limits.max_concurrent_uploads", "must be at least 1");

@@ -121,7 +121,8 @@ fn run(config: Config) -> Result<()> {
         max_stored_bytes: (config.limits.storage_quota_mb > 0)
             .then_some(config.limits.storage_quota_mb << 20),
     };
-    let store = Store::open(&config.data_dir, quota).with_context(|| {
+    let store = Store::open_with_batch(&config.data_dir, quota, config.commit_batch_max as usize)
+        .with_context(|| {
         format!(
             "opening the data directory {} (check that it exists or can be created, and that \
              this user owns it)",

@@ -4,7 +4,6 @@
 //! a small bounded channel: memory per upload stays at a few chunks, the network side never
 //! blocks on the disk, and encryption of concurrent uploads runs on both cores.
 
-use std::fs::File;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -14,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::keys::Recipients;
 use crate::seal::{SealError, Sealer};
+use crate::store::blobs::BlobWriter;
 use crate::store::{BlobDirs, BlobKind, NewBlob};
 
 /// Chunks in flight per upload (each at most one read from the socket, typically 8-64 KiB).
@@ -61,11 +61,11 @@ impl SealTarget {
         &self,
         kind: BlobKind,
         pad: u8,
-        feed: impl FnOnce(&mut Sealer<&mut File>) -> Result<(), UploadError>,
+        feed: impl FnOnce(&mut Sealer<BlobWriter<'_>>) -> Result<(), UploadError>,
     ) -> Result<FinishedBlob, UploadError> {
         let mut blob = self.dirs.start_blob()?;
         let true_len = {
-            let mut sealer = Sealer::new(&self.recipients, blob.file())?;
+            let mut sealer = Sealer::new(&self.recipients, blob.writer())?;
             feed(&mut sealer)?;
             sealer.finish(pad)?.true_len
         };

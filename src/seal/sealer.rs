@@ -85,7 +85,9 @@ pub fn age_payload_len(plaintext_len: u64) -> u64 {
 /// Headers vary in size (the age crate adds random "grease" stanzas), so size checks measure it.
 pub fn age_header_len(file_start: &[u8]) -> Option<usize> {
     let mac_line = file_start.windows(5).position(|w| w == b"\n--- ")?;
-    let end = file_start[mac_line + 1..].iter().position(|&b| b == b'\n')?;
+    let end = file_start[mac_line + 1..]
+        .iter()
+        .position(|&b| b == b'\n')?;
     Some(mac_line + 1 + end + 1)
 }
 

@@ -12,8 +12,9 @@ use super::blobs::{sync_dir, BlobDirs};
 use super::{NewSubmission, StoreError};
 use crate::events::event;
 
-/// The most submissions one transaction takes (bounds the time one batch holds the writer).
-const MAX_BATCH: usize = 512;
+/// The most submissions one transaction takes by default (bounds the time a batch holds the
+/// writer). 1 turns group commit off: the naive design, kept for benchmarks to compare against.
+pub const DEFAULT_MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<(), StoreError>>;
 
@@ -22,11 +23,15 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    pub(super) fn start(conn: Connection, dirs: BlobDirs) -> Result<Committer, StoreError> {
+    pub(super) fn start(
+        conn: Connection,
+        dirs: BlobDirs,
+        max_batch: usize,
+    ) -> Result<Committer, StoreError> {
         let (queue, rx) = mpsc::channel::<(NewSubmission, Reply)>();
         std::thread::Builder::new()
             .name("sealdrop-commit".into())
-            .spawn(move || run(conn, dirs, rx))?;
+            .spawn(move || run(conn, dirs, rx, max_batch.max(1)))?;
         Ok(Committer { queue })
     }
 
@@ -39,10 +44,15 @@ impl Committer {
     }
 }
 
-fn run(mut conn: Connection, dirs: BlobDirs, rx: mpsc::Receiver<(NewSubmission, Reply)>) {
+fn run(
+    mut conn: Connection,
+    dirs: BlobDirs,
+    rx: mpsc::Receiver<(NewSubmission, Reply)>,
+    max_batch: usize,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match rx.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,

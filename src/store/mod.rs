@@ -7,6 +7,7 @@
 
 pub mod blobs;
 mod commit;
+pub use commit::DEFAULT_MAX_BATCH;
 pub mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -126,6 +127,15 @@ pub fn open_db(path: &Path) -> Result<Connection, StoreError> {
 impl Store {
     /// Create or open a data directory: migrate, clean up debris, start the committer.
     pub fn open(data_dir: &Path, quota: Quota) -> Result<Store, StoreError> {
+        Self::open_with_batch(data_dir, quota, commit::DEFAULT_MAX_BATCH)
+    }
+
+    /// Like [`Store::open`], with at most `max_batch` submissions per group commit.
+    pub fn open_with_batch(
+        data_dir: &Path,
+        quota: Quota,
+        max_batch: usize,
+    ) -> Result<Store, StoreError> {
         blobs::create_private_dir(data_dir)?;
         let dirs = BlobDirs::new(data_dir);
         dirs.create()?;
@@ -134,7 +144,7 @@ impl Store {
         Self::clean_up(&conn, &dirs)?;
         let stored: i64 =
             conn.query_row("SELECT coalesce(sum(size), 0) FROM blobs", [], |r| r.get(0))?;
-        let committer = commit::Committer::start(conn, dirs.clone())?;
+        let committer = commit::Committer::start(conn, dirs.clone(), max_batch)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_owned(),

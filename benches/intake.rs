@@ -1,0 +1,315 @@
+//! Intake benchmarks. They print figures and assert nothing; run them on a quiet machine:
+//!
+//!     cargo bench --bench intake
+//!
+//! Each figure is reported against a baseline measured in the same run:
+//! - small tips: durable submissions per second from 32 concurrent clients over loopback, with
+//!   group commit against the same server with group commit off (`commit_batch_max = 1`);
+//! - large upload: one 1 GiB file end to end until the "received" page, against `cp` of the same
+//!   file followed by `sync` (the durable-disk ceiling);
+//! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads.
+//!
+//! Settings: BENCH_UPLOAD_MIB (default 1024), BENCH_TIPS_SECS (default 8), BENCH_DIR (default
+//! target/bench, on the same disk as the build).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BOUNDARY: &str = "----sealdropbench7MA4YWxkTrZu0gW";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    data_dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(dir: &Path, name: &str, extra_env: &[(&str, &str)]) -> Server {
+        let data_dir = dir.join(name);
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let keys = dir.join(format!("{name}-recipients.txt"));
+        let id = age::x25519::Identity::generate();
+        std::fs::write(&keys, format!("{}\n", id.to_public())).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealdrop"));
+        cmd.arg("serve")
+            .env("SEALDROP_LISTEN", "127.0.0.1:0")
+            .env("SEALDROP_DATA_DIR", &data_dir)
+            .env("SEALDROP_KEYS_FILE", &keys)
+            .env("SEALDROP_MIN_FREE_DISK_MB", "512")
+            .env("SEALDROP_MAX_CONCURRENT_UPLOADS", "64")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start sealdrop");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected start-up line: {line:?}"));
+        Server {
+            child,
+            port,
+            data_dir,
+        }
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Read one HTTP response; returns its status.
+fn read_response(reader: &mut BufReader<TcpStream>) -> u16 {
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn small_tip_request(n: u64) -> Vec<u8> {
+    let body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\n\
+         Tip number {n}: my brother was detained at the airport on Tuesday and taken away \
+         by three men in plain clothes. Nobody has heard from him since.\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"contact\"\r\n\r\n\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n\r\n--{BOUNDARY}--\r\n"
+    );
+    let mut req = format!(
+        "POST /submit HTTP/1.1\r\nHost: bench\r\nContent-Type: multipart/form-data; \
+         boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body.as_bytes());
+    req
+}
+
+/// Durable submissions per second from `clients` keep-alive connections for `secs` seconds.
+fn small_tips(server: &Server, clients: usize, secs: u64) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (done, stop, port) = (done.clone(), stop.clone(), server.port);
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut n = c as u64 * 1_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    writer.write_all(&small_tip_request(n)).unwrap();
+                    let status = read_response(&mut reader);
+                    assert_eq!(status, 200, "a small tip was refused");
+                    done.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Upload `file` as one attachment; returns the HTTP status.
+fn upload(port: u16, file: &Path) -> u16 {
+    let len = std::fs::metadata(file).unwrap().len();
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nA large video.\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"video.mp4\"\r\n\
+         Content-Type: video/mp4\r\n\r\n"
+    );
+    let tail = format!("\r\n--{BOUNDARY}--\r\n");
+    let total = head.len() as u64 + len + tail.len() as u64;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /submit HTTP/1.1\r\nHost: bench\r\nContent-Type: multipart/form-data; \
+         boundary={BOUNDARY}\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n{head}"
+    )
+    .unwrap();
+    let mut source = std::fs::File::open(file).unwrap();
+    std::io::copy(&mut source, &mut stream).unwrap();
+    stream.write_all(tail.as_bytes()).unwrap();
+    read_response(&mut BufReader::new(stream))
+}
+
+fn make_file(path: &Path, mib: u64) {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == mib << 20) {
+        return;
+    }
+    // Incompressible-looking bytes from a cheap generator: the disk and cipher see real work.
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        for chunk in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        out.write_all(&block).unwrap();
+    }
+    out.flush().unwrap();
+}
+
+fn sync_all() {
+    Command::new("sync").status().unwrap();
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would run this too: do nothing then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let dir = PathBuf::from(
+        std::env::var("BENCH_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench").into()),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    let mib = env_u64("BENCH_UPLOAD_MIB", 1024);
+    let secs = env_u64("BENCH_TIPS_SECS", 8);
+    println!("sealdrop intake benchmarks ({} cores)", num_cpus());
+
+    // 1. Small tips.
+    let naive = {
+        let server = Server::start(&dir, "tips-naive", &[("SEALDROP_COMMIT_BATCH_MAX", "1")]);
+        small_tips(&server, 32, secs)
+    };
+    let grouped = {
+        let server = Server::start(&dir, "tips-grouped", &[]);
+        small_tips(&server, 32, secs)
+    };
+    println!(
+        "small tips, 32 clients: {grouped:.0}/s with group commit; {naive:.0}/s with one commit \
+         per submission (baseline); ratio {:.2}",
+        grouped / naive
+    );
+
+    // 2. One large upload against cp + sync.
+    let file = dir.join("upload.bin");
+    make_file(&file, mib);
+    sync_all();
+    let ceiling = {
+        let copy = dir.join("upload-copy.bin");
+        let _ = std::fs::remove_file(&copy);
+        sync_all();
+        let t = Instant::now();
+        assert!(Command::new("cp")
+            .arg(&file)
+            .arg(&copy)
+            .status()
+            .unwrap()
+            .success());
+        sync_all();
+        let elapsed = t.elapsed();
+        std::fs::remove_file(&copy).unwrap();
+        elapsed
+    };
+    let ours = {
+        let server = Server::start(&dir, "large", &[]);
+        sync_all();
+        let t = Instant::now();
+        assert_eq!(
+            upload(server.port, &file),
+            200,
+            "the large upload was refused"
+        );
+        let elapsed = t.elapsed();
+        let _ = std::fs::remove_dir_all(&server.data_dir);
+        elapsed
+    };
+    let mib_s = |d: Duration| mib as f64 / d.as_secs_f64();
+    println!(
+        "large upload, {mib} MiB: {:.2} s ({:.0} MiB/s) to \"received\"; cp + sync {:.2} s \
+         ({:.0} MiB/s, baseline); ratio {:.2}",
+        ours.as_secs_f64(),
+        mib_s(ours),
+        ceiling.as_secs_f64(),
+        mib_s(ceiling),
+        ceiling.as_secs_f64() / ours.as_secs_f64()
+    );
+
+    // 3. Peak memory during 4 concurrent large uploads.
+    let server = Server::start(&dir, "memory", &[]);
+    let idle = server.peak_rss_kib();
+    let t = Instant::now();
+    let uploads: Vec<_> = (0..4)
+        .map(|_| {
+            let (port, file) = (server.port, file.clone());
+            std::thread::spawn(move || upload(port, &file))
+        })
+        .collect();
+    for u in uploads {
+        assert_eq!(u.join().unwrap(), 200, "a concurrent upload was refused");
+    }
+    println!(
+        "memory, 4 concurrent {mib} MiB uploads ({:.1} s): server peak RSS {:.1} MiB \
+         (at start {:.1} MiB; target at most 64 MiB)",
+        t.elapsed().as_secs_f64(),
+        server.peak_rss_kib() as f64 / 1024.0,
+        idle as f64 / 1024.0
+    );
+    let data = server.data_dir.clone();
+    drop(server);
+    let _ = std::fs::remove_dir_all(data);
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
