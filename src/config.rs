@@ -71,7 +71,7 @@ impl Default for Limits {
             max_files: 20,
             max_file_bytes: 2048 * MIB,
             max_submission_bytes: 2048 * MIB,
-            max_concurrent_uploads: 8,
+            max_concurrent_uploads: 32,
             body_timeout_secs: 4 * 3600,
             min_free_disk_mb: 2048,
             storage_quota_mb: 0,
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(config.data_dir, dir.path().join("d"));
         assert_eq!(config.limits.max_files, 3);
         // Unset limits keep their defaults.
-        assert_eq!(config.limits.max_concurrent_uploads, 8);
+        assert_eq!(config.limits.max_concurrent_uploads, 32);
         config
             .apply_env(|name| (name == "SEALDROP_MAX_FILES").then(|| "7".to_owned()))
             .unwrap();

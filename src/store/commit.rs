@@ -69,7 +69,7 @@ fn run(
         for reply in replies {
             let _ = reply.send(match &result {
                 Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Path(e.to_string())),
+                Err(e) => Err(StoreError::CommitFailed(e.to_string())),
             });
         }
         // On failure the blobs drop here and delete their files under incoming/.
@@ -117,10 +117,9 @@ fn move_and_record(
             "INSERT INTO blobs (id, submission_id, kind, size) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for s in submissions {
-            let envelope = s
-                .blobs
-                .first()
-                .ok_or_else(|| StoreError::Path("a submission without an envelope".into()))?;
+            let envelope = s.blobs.first().ok_or_else(|| {
+                StoreError::CommitFailed("a submission without an envelope".into())
+            })?;
             add_submission.execute((&s.id, s.arrived.to_string(), envelope.blob.id()))?;
             for b in &s.blobs {
                 add_blob.execute((b.blob.id(), &s.id, b.kind.as_str(), b.size as i64))?;

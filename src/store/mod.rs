@@ -38,8 +38,8 @@ pub enum StoreError {
     SchemaTooNew { found: u32, known: u32 },
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Path(String),
+    #[error("the commit failed: {0}")]
+    CommitFailed(String),
     #[error("the storage is full: {0}")]
     Full(&'static str),
     #[error("the committer has stopped (the server is shutting down)")]
