@@ -750,7 +750,8 @@ mod tests {
 
     #[test]
     fn every_id_field_must_be_an_id() {
-        let cases: [(&str, fn(&mut Manifest)); 5] = [
+        type Edit = fn(&mut Manifest);
+        let cases: [(&str, Edit); 5] = [
             ("bundle_id", |m| m.bundle_id = "B0".repeat(16)),
             ("a submission id", |m| m.submissions[0].id = "../x".into()),
             ("`envelope_blob` of submission", |m| {
