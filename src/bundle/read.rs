@@ -716,6 +716,16 @@ mod tests {
             assert!(matches!(err, BundleError::ManifestJson { .. }), "{err}");
             assert!(message(&err).contains("manifest not valid JSON"));
         }
+        // A field given twice is refused, not silently resolved one way.
+        let json = serde_json::to_string(&fx.manifest).unwrap();
+        let twice = json.replacen("{\"format\":", "{\"created\":\"2020-01-01\",\"format\":", 1);
+        assert_ne!(twice, json);
+        let bytes = signed_head(twice.as_bytes(), &fx.key).unwrap();
+        let err = open(&bytes, &fx.pinned()).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::ManifestJson { reason } if reason.contains("duplicate field")),
+            "{err}"
+        );
         // Unknown fields are refused too: version 1 is closed.
         let mut value = serde_json::to_value(&fx.manifest).unwrap();
         value["extra"] = serde_json::json!(1);
