@@ -116,7 +116,10 @@ impl BundleReader {
 
         // The signed message is the header and the manifest: read the manifest right after the
         // header in one buffer so it is verified without a copy.
-        let mut signed = Vec::with_capacity(HEADER_LEN + manifest_len as usize);
+        // Sized by what the file can hold, not by what its header claims.
+        let room = file_len.map_or(u64::MAX, |l| l.saturating_sub(HEADER_LEN as u64));
+        let mut signed =
+            Vec::with_capacity(HEADER_LEN + u64::from(manifest_len).min(room) as usize);
         signed.extend_from_slice(&header);
         (&mut input)
             .take(u64::from(manifest_len))
@@ -135,7 +138,8 @@ impl BundleReader {
 
         let manifest: Manifest = serde_json::from_slice(&signed[HEADER_LEN..]).map_err(|e| {
             BundleError::ManifestJson {
-                reason: e.to_string(),
+                // serde quotes field names from the input as they are: keep them printable.
+                reason: printable(&e.to_string()),
             }
         })?;
         validate(&manifest, pinned)?;
@@ -428,6 +432,24 @@ fn shown(value: &str) -> String {
     }
     let head: String = value.chars().take(MAX_CHARS).collect();
     format!("{head:?}... ({} bytes)", value.len())
+}
+
+/// Text built from hostile input made safe for a terminal: control and invisible characters
+/// escaped, and cut short.
+fn printable(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX_CHARS {
+            out.push_str("...");
+            break;
+        }
+        match c {
+            '"' | '\'' | '\\' => out.push(c),
+            _ => out.extend(c.escape_debug()),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -726,12 +748,17 @@ mod tests {
             matches!(&err, BundleError::ManifestJson { reason } if reason.contains("duplicate field")),
             "{err}"
         );
-        // Unknown fields are refused too: version 1 is closed.
+        // Unknown fields are refused too: version 1 is closed. The field's name, hostile, is
+        // shown with its control characters escaped.
         let mut value = serde_json::to_value(&fx.manifest).unwrap();
-        value["extra"] = serde_json::json!(1);
+        value["extra\u{1b}[2J"] = serde_json::json!(1);
         let bytes = signed_head(&serde_json::to_vec(&value).unwrap(), &fx.key).unwrap();
         let err = open(&bytes, &fx.pinned()).unwrap_err();
         assert!(matches!(err, BundleError::ManifestJson { .. }), "{err}");
+        assert!(
+            message(&err).contains("unknown field `extra\\u{1b}[2J`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -942,5 +969,10 @@ mod tests {
         let s = shown(&long);
         assert!(s.len() < 120, "{s}");
         assert_eq!(shown("a\nb\u{1b}[31m"), "\"a\\nb\\u{1b}[31m\"");
+        assert_eq!(
+            printable("field `\u{1b}[2J\u{202e}x`"),
+            "field `\\u{1b}[2J\\u{202e}x`"
+        );
+        assert!(printable(&long).len() < 310);
     }
 }
