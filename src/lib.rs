@@ -4,6 +4,7 @@
 //! and pads it, `store` makes it durable. `keys` and `config` are read once at start-up.
 //! See `docs/ARCHITECTURE.md` for the map and the reasons behind it.
 
+pub mod bundle;
 pub mod config;
 pub mod day;
 pub mod desk;

@@ -1,14 +1,21 @@
 //! `sealdrop`: the intake server and the operator's commands.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
+use sealdrop::bundle::{ack, signing, write::Progress};
 use sealdrop::config::{Config, Listen};
+use sealdrop::day::{arrival_date, Date, Granularity};
 use sealdrop::events::event;
 use sealdrop::intake::{self, server::Listener, AppState};
 use sealdrop::keys::{self, Recipients};
+use sealdrop::store::export::{self, Selection};
+use sealdrop::store::purge::{self, PurgeReport};
 use sealdrop::store::{Quota, Store};
 
 /// Sealdrop: a secure-drop intake. Every submission is sealed with age as it streams in.
@@ -41,6 +48,48 @@ enum Command {
         #[arg(long, default_value = "demo")]
         dir: PathBuf,
     },
+    /// Write an export bundle: the sealed submissions, signed by this server, for the staff's
+    /// offline machine. It holds ciphertext only, so it may travel on a USB stick.
+    ///
+    /// By default it carries the submissions never exported before. Each export prints its
+    /// bundle id; `--since` takes one to export again what came after it.
+    Export {
+        /// Where to write the bundle (a new file; an existing file is never overwritten).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Carry every stored submission, exported before or not.
+        #[arg(long, conflicts_with = "since")]
+        all: bool,
+        /// Carry the submissions never exported, or first exported after bundle BUNDLE_ID.
+        #[arg(long, value_name = "BUNDLE_ID")]
+        since: Option<String>,
+        /// The TOML config file naming the data directory (as for `serve`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Print the fingerprint of the key that signs export bundles. Give it to staff over a
+    /// channel you trust (in person, or read aloud); sealdesk checks every bundle against it.
+    Fingerprint {
+        /// The TOML config file naming the data directory (as for `serve`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Delete submissions from the server: those staff acknowledged holding (--ack), or those
+    /// older than a retention period (--older-than). Safe to run while the server runs.
+    #[command(group(ArgGroup::new("which").required(true).args(["ack", "older_than"])))]
+    Purge {
+        /// An ack file written by `sealdesk ack`. Only submissions this server has exported are
+        /// deleted; any other id in it is reported and left alone.
+        #[arg(long, value_name = "FILE")]
+        ack: Option<PathBuf>,
+        /// Delete every submission that arrived more than DAYS days ago (by its recorded
+        /// arrival date), whether or not it was exported.
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u32>,
+        /// The TOML config file naming the data directory (as for `serve`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -51,6 +100,25 @@ fn main() -> Result<()> {
         }
         Command::CheckConfig { config } => check_config(config.as_deref()),
         Command::Demo { listen, dir } => run(demo_config(&listen, &dir)?),
+        Command::Export {
+            out,
+            all,
+            since,
+            config,
+        } => {
+            let selection = match (all, since) {
+                (true, _) => Selection::All,
+                (false, Some(bundle_id)) => Selection::Since(bundle_id),
+                (false, None) => Selection::NotExported,
+            };
+            export_bundle(config.as_deref(), &out, &selection)
+        }
+        Command::Fingerprint { config } => fingerprint(config.as_deref()),
+        Command::Purge {
+            ack,
+            older_than,
+            config,
+        } => purge_command(config.as_deref(), ack.as_deref(), older_than),
     }
 }
 
@@ -129,6 +197,7 @@ fn run(config: Config) -> Result<()> {
             config.data_dir.display()
         )
     })?;
+    signing::load_or_create(&config.data_dir).context("preparing the bundle-signing key")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = Listener::bind(&config.listen)
@@ -153,6 +222,154 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// The configured data directory, which an operator command needs to exist already.
+fn existing_data_dir(config_file: Option<&Path>) -> Result<Config> {
+    let config = Config::load(config_file).context("loading the configuration")?;
+    if !config.data_dir.is_dir() {
+        bail!(
+            "there is no data directory at {}; check --config (or SEALDROP_DATA_DIR), or start \
+             `sealdrop serve` once to create it",
+            config.data_dir.display()
+        );
+    }
+    Ok(config)
+}
+
+fn today() -> Date {
+    arrival_date(SystemTime::now(), Granularity::Day)
+}
+
+fn export_bundle(config_file: Option<&Path>, out: &Path, selection: &Selection) -> Result<()> {
+    let config = existing_data_dir(config_file)?;
+    let key =
+        signing::load_or_create(&config.data_dir).context("loading the bundle-signing key")?;
+    let mut bar = Bar::new();
+    let written = export::export(&config.data_dir, &key, selection, out, today(), &mut bar)
+        .with_context(|| format!("exporting to {}", out.display()));
+    bar.0.finish_and_clear();
+    let written = written?;
+    if written.submissions == 0 {
+        println!(
+            "Nothing to export: wrote the empty bundle {} to {} (0 submissions, {}).",
+            written.bundle_id,
+            out.display(),
+            HumanBytes(written.bytes)
+        );
+    } else {
+        println!(
+            "Exported bundle {}: {} submission(s), {} blob(s), {} in {}.",
+            written.bundle_id,
+            written.submissions,
+            written.blobs,
+            HumanBytes(written.bytes),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// A progress bar on standard error, drawn only when that is a terminal.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Bar {
+        if !std::io::stderr().is_terminal() {
+            return Bar(ProgressBar::hidden());
+        }
+        let style =
+            ProgressStyle::with_template("{msg:15} [{bar:30}] {bytes}/{total_bytes} ({eta} left)")
+                .expect("a valid progress template")
+                .progress_chars("=> ");
+        Bar(ProgressBar::new(0).with_style(style))
+    }
+}
+
+impl Progress for Bar {
+    fn phase(&mut self, name: &'static str, total_bytes: u64) {
+        self.0.set_message(name);
+        self.0.set_length(total_bytes);
+        self.0.set_position(0);
+    }
+    fn advance(&mut self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}
+
+fn fingerprint(config_file: Option<&Path>) -> Result<()> {
+    let config = existing_data_dir(config_file)?;
+    let key =
+        signing::load_or_create(&config.data_dir).context("loading the bundle-signing key")?;
+    eprintln!(
+        "Fingerprint of this server's bundle-signing key (public). Give it to staff over a \
+         channel you trust; sealdesk refuses bundles not signed by it:"
+    );
+    println!("{}", signing::format_fingerprint(&key.verifying_key()));
+    Ok(())
+}
+
+fn purge_command(
+    config_file: Option<&Path>,
+    ack_file: Option<&Path>,
+    older_than: Option<u32>,
+) -> Result<()> {
+    let config = existing_data_dir(config_file)?;
+    let data_dir = &config.data_dir;
+    let report = match (ack_file, older_than) {
+        (Some(path), None) => {
+            let ids = ack::read_file(path)?;
+            let report = purge::purge_acked(data_dir, &ids).context("purging")?;
+            println!(
+                "Purged {} acknowledged submission(s) ({} blob file(s) deleted).",
+                report.purged, report.blobs_removed
+            );
+            report_ack_leftovers(&report);
+            report
+        }
+        (None, Some(days)) => {
+            let cutoff = Date::from_days(today().to_days() - i64::from(days));
+            let report = purge::purge_arrived_before(data_dir, cutoff).context("purging")?;
+            println!(
+                "Purged {} submission(s) that arrived before {cutoff} ({} blob file(s) deleted).",
+                report.purged, report.blobs_removed
+            );
+            if report.purged_never_exported > 0 {
+                println!(
+                    "WARNING: {} of them had never been exported: staff never received them.",
+                    report.purged_never_exported
+                );
+            }
+            report
+        }
+        _ => bail!("give either --ack FILE or --older-than DAYS"),
+    };
+    if report.purged > 0 && config.limits.storage_quota_mb > 0 {
+        println!(
+            "A running server counts the freed space against its storage quota only after \
+             its next restart."
+        );
+    }
+    Ok(())
+}
+
+fn report_ack_leftovers(report: &PurgeReport) {
+    if !report.never_exported.is_empty() {
+        println!(
+            "{} acknowledged id(s) were never exported by this server, so they were NOT purged:",
+            report.never_exported.len()
+        );
+        for id in &report.never_exported {
+            println!("  {id}");
+        }
+    }
+    if !report.unknown.is_empty() {
+        println!(
+            "{} acknowledged id(s) are not on this server (purged before, or from another \
+             server); nothing to do for them.",
+            report.unknown.len()
+        );
     }
 }
 

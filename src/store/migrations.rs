@@ -7,11 +7,18 @@ use super::StoreError;
 
 /// Every migration, in order. They are compiled in so the binary does not depend on its working
 /// directory; a test checks this list against the files in `migrations/`.
-pub const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "0001_initial.sql",
-    include_str!("../../migrations/0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "0001_initial.sql",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        2,
+        "0002_exports.sql",
+        include_str!("../../migrations/0002_exports.sql"),
+    ),
+];
 
 /// Apply every migration the database has not seen yet.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {

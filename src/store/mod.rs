@@ -8,7 +8,9 @@
 pub mod blobs;
 mod commit;
 pub use commit::DEFAULT_MAX_BATCH;
+pub mod export;
 pub mod migrations;
+pub mod purge;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +42,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("the commit failed: {0}")]
     CommitFailed(String),
+    #[error("{0}")]
+    NoIndex(String),
     #[error("the storage is full: {0}")]
     Full(&'static str),
     #[error("the committer has stopped (the server is shutting down)")]
@@ -121,6 +125,26 @@ pub fn open_db(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA foreign_keys = ON;
          PRAGMA secure_delete = ON;",
     )?;
+    Ok(conn)
+}
+
+/// Open the index of an existing data directory for an operator command (export, purge).
+///
+/// Such commands may run while the server does: WAL lets readers and the writer work at once,
+/// and the busy timeout makes a writer wait for the other's transaction instead of failing.
+/// Unlike [`Store::open`] this creates nothing and cleans up nothing (the server may be in the
+/// middle of an upload).
+pub fn open_existing_db(data_dir: &Path) -> Result<Connection, StoreError> {
+    let path = data_dir.join(DB_FILE);
+    if !path.is_file() {
+        return Err(StoreError::NoIndex(format!(
+            "there is no Sealdrop index at {}; check --config (or SEALDROP_DATA_DIR), or start \
+             `sealdrop serve` once to create it",
+            path.display()
+        )));
+    }
+    let mut conn = open_db(&path)?;
+    migrations::apply(&mut conn)?;
     Ok(conn)
 }
 

@@ -1,0 +1,193 @@
+//! Shared by the bundle tests: a real data directory holding real sealed submissions, made
+//! with the library's own store and sealer (the intake's path minus HTTP).
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sealdrop::day::Date;
+use sealdrop::keys::Recipients;
+use sealdrop::seal::{AttachmentInfo, Envelope, Sealer};
+use sealdrop::store::{new_id, BlobKind, NewBlob, NewSubmission, Quota, Store};
+
+/// A staff member: an age identity and the recipients file the server would hold.
+pub struct Staff {
+    pub identity: age::x25519::Identity,
+    pub recipients: Recipients,
+}
+
+pub fn staff() -> Staff {
+    let identity = age::x25519::Identity::generate();
+    let recipients = Recipients::parse(
+        Path::new("recipients.txt"),
+        identity.to_public().to_string().as_bytes(),
+    )
+    .unwrap();
+    Staff {
+        identity,
+        recipients,
+    }
+}
+
+/// What a test asks to submit.
+pub struct Spec {
+    pub arrived: Date,
+    pub message: String,
+    /// (file name, content)
+    pub attachments: Vec<(String, Vec<u8>)>,
+}
+
+/// A submission as stored.
+#[derive(Debug, Clone)]
+pub struct Made {
+    pub id: String,
+    pub arrived: Date,
+    pub message: String,
+    pub attachments: Vec<(String, Vec<u8>)>,
+    /// The envelope first, then the attachments in `attachments` order.
+    pub blob_ids: Vec<String>,
+}
+
+pub fn spec(arrived: Date, message: &str, attachments: &[(&str, &[u8])]) -> Spec {
+    Spec {
+        arrived,
+        message: message.to_owned(),
+        attachments: attachments
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.to_vec()))
+            .collect(),
+    }
+}
+
+pub fn today() -> Date {
+    sealdrop::day::arrival_date(
+        std::time::SystemTime::now(),
+        sealdrop::day::Granularity::Day,
+    )
+}
+
+pub fn days_ago(days: i64) -> Date {
+    Date::from_days(today().to_days() - days)
+}
+
+/// Seal and commit submissions into `data_dir` exactly as the intake does.
+pub fn add_submissions(data_dir: &Path, staff: &Staff, specs: &[Spec]) -> Vec<Made> {
+    let store = Store::open(
+        data_dir,
+        Quota {
+            min_free_bytes: 0,
+            max_stored_bytes: None,
+        },
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut made = Vec::new();
+    for spec in specs {
+        let id = new_id();
+        let mut envelope = Envelope::new(id.clone(), spec.arrived.to_string());
+        envelope
+            .fields
+            .insert("message".into(), spec.message.clone());
+        let mut blobs = Vec::new();
+        for (name, data) in &spec.attachments {
+            let (blob, true_len) = seal(&store, staff, spec.arrived, data, 0, BlobKind::Attachment);
+            envelope.attachments.push(AttachmentInfo {
+                blob: blob.blob.id().to_owned(),
+                name: name.clone(),
+                content_type: "application/octet-stream".into(),
+                length: true_len,
+            });
+            blobs.push(blob);
+        }
+        let json = envelope.to_json();
+        let (env_blob, _) = seal(&store, staff, spec.arrived, &json, b' ', BlobKind::Envelope);
+        blobs.insert(0, env_blob);
+        let blob_ids = blobs.iter().map(|b| b.blob.id().to_owned()).collect();
+        runtime
+            .block_on(store.commit(NewSubmission {
+                id: id.clone(),
+                arrived: spec.arrived,
+                blobs,
+            }))
+            .unwrap();
+        made.push(Made {
+            id,
+            arrived: spec.arrived,
+            message: spec.message.clone(),
+            attachments: spec.attachments.clone(),
+            blob_ids,
+        });
+    }
+    made
+}
+
+fn seal(
+    store: &Store,
+    staff: &Staff,
+    arrived: Date,
+    data: &[u8],
+    pad: u8,
+    kind: BlobKind,
+) -> (NewBlob, u64) {
+    let mut blob = store.dirs().start_blob().unwrap();
+    let true_len = {
+        let mut sealer = Sealer::new(&staff.recipients, blob.writer()).unwrap();
+        sealer.write(data).unwrap();
+        sealer.finish(pad).unwrap().true_len
+    };
+    let size = blob.seal(arrived.start()).unwrap();
+    (NewBlob { blob, kind, size }, true_len)
+}
+
+/// Decrypt an age file with the staff identity.
+pub fn decrypt(staff: &Staff, ciphertext: &[u8]) -> Vec<u8> {
+    let decryptor = age::Decryptor::new(ciphertext).unwrap();
+    let mut plain = Vec::new();
+    decryptor
+        .decrypt(std::iter::once(&staff.identity as &dyn age::Identity))
+        .unwrap()
+        .read_to_end(&mut plain)
+        .unwrap();
+    plain
+}
+
+pub fn blob_path(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("blobs").join(format!("{id}.age"))
+}
+
+/// Run the real `sealdrop` binary on `data_dir`, with no other SEALDROP_* setting leaking in.
+pub fn sealdrop(data_dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealdrop"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SEALDROP_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("SEALDROP_DATA_DIR", data_dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// Run and require success, returning standard output.
+pub fn sealdrop_ok(data_dir: &Path, args: &[&str]) -> String {
+    let out = sealdrop(data_dir, args);
+    assert!(
+        out.status.success(),
+        "sealdrop {args:?} failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
