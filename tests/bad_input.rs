@@ -358,3 +358,53 @@ fn a_busy_server_says_so_while_an_upload_holds_the_only_slot() {
     conn.disconnect();
     assert_clean_then_serves(&server);
 }
+
+#[test]
+fn the_storage_quota_refuses_with_the_full_page_once_reached() {
+    // 4 MiB of ciphertext at most. An upload reserves its declared size plus Padmé headroom
+    // (1/8) plus 1 MiB of slack, on top of what is already stored.
+    let setup = Setup::new().with("SEALDROP_STORAGE_QUOTA_MB", "4");
+    let server = setup.start();
+    let first = random_bytes(MIB * 3 / 2);
+    let form = Multipart::new().text("message", "fits").file(
+        "files",
+        "first.bin",
+        "application/octet-stream",
+        &first,
+    );
+    server
+        .post("/submit", &form)
+        .assert_page(200, "Received. Thank you.");
+    // 1.4 MiB would fit an empty store (about 2.6 MiB reserved), not on top of the first.
+    let second = Multipart::new().text("message", "over the quota").file(
+        "files",
+        "second.bin",
+        "application/octet-stream",
+        &random_bytes(MIB * 14 / 10),
+    );
+    server
+        .post("/submit", &second)
+        .assert_page(507, "Temporarily full");
+    // Only the first report is stored, and it is intact.
+    let (_, opened) = setup.only_submission();
+    assert!(opened.attachments[0].content() == &first[..]);
+    assert_eq!(files_under(&setup.blobs_dir()).len(), 2);
+    assert!(files_under(&setup.incoming_dir()).is_empty());
+    assert_eq!(server.get("/").status, 200);
+}
+
+#[test]
+fn the_same_upload_fits_under_the_quota_in_an_empty_store() {
+    // The control for the test above: the second upload alone is accepted.
+    let setup = Setup::new().with("SEALDROP_STORAGE_QUOTA_MB", "4");
+    let server = setup.start();
+    let form = Multipart::new().text("message", "alone").file(
+        "files",
+        "second.bin",
+        "application/octet-stream",
+        &random_bytes(MIB * 14 / 10),
+    );
+    server
+        .post("/submit", &form)
+        .assert_page(200, "Received. Thank you.");
+}

@@ -103,3 +103,48 @@ fn a_submission_decrypts_byte_for_byte_with_the_age_crate_and_the_age_cli() {
         .join(format!("{}.age", opened.attachments[1].blob));
     assert!(decrypt_with(&setup.second_identity, &path)[..photo.len()] == photo[..]);
 }
+
+#[test]
+fn path_like_filenames_are_kept_only_as_names_inside_the_envelope() {
+    let setup = Setup::new();
+    let server = setup.start();
+    let escape = format!("escape-{}.txt", random_hex(6));
+    let names = [
+        format!("../../../{escape}"),
+        "/etc/passwd".to_owned(),
+        "C:\\Windows\\win.ini".to_owned(),
+        ".".to_owned(),
+    ];
+    let mut form = Multipart::new().text("message", "hostile names");
+    for name in &names {
+        form = form.file("files", name, "text/plain", name.as_bytes());
+    }
+    server
+        .post("/submit", &form)
+        .assert_page(200, "Received. Thank you.");
+    let (_, opened) = setup.only_submission();
+    let kept: Vec<&str> = opened.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(kept, names.iter().map(String::as_str).collect::<Vec<_>>());
+    for a in &opened.attachments {
+        assert_eq!(a.content(), a.name.as_bytes());
+    }
+    // Only id-named blobs were written; nothing landed where a name pointed.
+    for path in files_under(setup.root.path()) {
+        assert!(
+            !path.to_string_lossy().contains("escape-"),
+            "{}",
+            path.display()
+        );
+    }
+    for dir in [setup.root.path(), setup.root.path().parent().unwrap()] {
+        assert!(!dir.join(&escape).exists());
+    }
+    for blob in files_under(&setup.blobs_dir()) {
+        let name = blob.file_name().unwrap().to_str().unwrap();
+        let id = name.strip_suffix(".age").expect("NAME.age");
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{name}"
+        );
+    }
+}
