@@ -58,7 +58,10 @@ impl Driver {
         });
         let binary = chromium_binary();
         let port = free_port();
+        // HOME inside the test's temp dir: the browser's crash reporter and caches write there.
+        let home = profile.parent().unwrap();
         let process = Command::new(chromedriver)
+            .env("HOME", home)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())

@@ -509,7 +509,7 @@ impl Server<'_> {
         let ok = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
-            .unwrap()
+            .expect("running `kill` (install the Debian package `procps`)")
             .success();
         assert!(ok, "kill -TERM failed");
         let deadline = Instant::now() + PATIENCE;
