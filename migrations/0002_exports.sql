@@ -5,7 +5,7 @@
 CREATE TABLE exports (
     bundle_id TEXT PRIMARY KEY NOT NULL CHECK (length(bundle_id) = 32),
     seq       INTEGER UNIQUE NOT NULL CHECK (seq >= 1),
-    created   TEXT NOT NULL CHECK (length(created) = 10)  -- UTC day, YYYY-MM-DD
+    exported_on TEXT NOT NULL CHECK (length(exported_on) = 10)  -- UTC day, YYYY-MM-DD
 ) WITHOUT ROWID;
 
 -- The seq of the first export that held the submission; NULL until it is exported once.

@@ -30,7 +30,7 @@ pub enum KeysError {
 }
 
 /// The recipients every submission is sealed to.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Recipients {
     keys: Vec<x25519::Recipient>,
 }

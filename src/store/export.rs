@@ -157,7 +157,7 @@ fn record(
         r.get(0)
     })?;
     tx.execute(
-        "INSERT INTO exports (bundle_id, seq, created) VALUES (?1, ?2, ?3)",
+        "INSERT INTO exports (bundle_id, seq, exported_on) VALUES (?1, ?2, ?3)",
         (bundle_id, seq, today.to_string()),
     )?;
     {
