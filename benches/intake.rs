@@ -10,7 +10,7 @@
 //! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads.
 //!
 //! Settings: BENCH_UPLOAD_MIB (default 1024), BENCH_TIPS_SECS (default 8), BENCH_DIR (default
-//! target/bench, on the same disk as the build).
+//! target/bench, on the same disk as the build), BENCH_ONLY (tips, large or memory: run one part).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -78,6 +78,20 @@ impl Server {
             port,
             data_dir,
         }
+    }
+
+    /// CPU time the server has used so far (user + system), in seconds.
+    fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
     }
 
     fn peak_rss_kib(&self) -> u64 {
@@ -226,22 +240,42 @@ fn main() {
     let secs = env_u64("BENCH_TIPS_SECS", 8);
     println!("sealdrop intake benchmarks ({} cores)", num_cpus());
 
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |part: &str| only.is_empty() || only == part;
+
     // 1. Small tips.
-    let naive = {
-        let server = Server::start(&dir, "tips-naive", &[("SEALDROP_COMMIT_BATCH_MAX", "1")]);
-        small_tips(&server, 32, secs)
+    if run("tips") {
+        small_tips_report(&dir, secs);
+    }
+    if run("large") {
+        large_upload_report(&dir, mib);
+    }
+    if run("memory") {
+        memory_report(&dir, mib);
+    }
+}
+
+fn small_tips_report(dir: &Path, secs: u64) {
+    // Returns submissions per second and the server's CPU microseconds per submission.
+    let measure = |name: &str, env: &[(&str, &str)]| {
+        let server = Server::start(dir, name, env);
+        let cpu = server.cpu_secs();
+        let rate = small_tips(&server, 32, secs);
+        let cpu_us = (server.cpu_secs() - cpu) * 1e6 / (rate * secs as f64);
+        (rate, cpu_us)
     };
-    let grouped = {
-        let server = Server::start(&dir, "tips-grouped", &[]);
-        small_tips(&server, 32, secs)
-    };
+    let (naive, naive_cpu) = measure("tips-naive", &[("SEALDROP_COMMIT_BATCH_MAX", "1")]);
+    let (grouped, grouped_cpu) = measure("tips-grouped", &[]);
     println!(
-        "small tips, 32 clients: {grouped:.0}/s with group commit; {naive:.0}/s with one commit \
-         per submission (baseline); ratio {:.2}",
+        "small tips, 32 clients: {grouped:.0}/s with group commit ({grouped_cpu:.0} us server \
+         CPU each); {naive:.0}/s with one commit per submission (baseline, {naive_cpu:.0} us); \
+         ratio {:.2}",
         grouped / naive
     );
+}
 
-    // 2. One large upload against cp + sync.
+/// One large upload against cp + sync.
+fn large_upload_report(dir: &Path, mib: u64) {
     let file = dir.join("upload.bin");
     make_file(&file, mib);
     sync_all();
@@ -262,7 +296,7 @@ fn main() {
         elapsed
     };
     let ours = {
-        let server = Server::start(&dir, "large", &[]);
+        let server = Server::start(dir, "large", &[]);
         sync_all();
         let t = Instant::now();
         assert_eq!(
@@ -284,9 +318,13 @@ fn main() {
         mib_s(ceiling),
         ceiling.as_secs_f64() / ours.as_secs_f64()
     );
+}
 
-    // 3. Peak memory during 4 concurrent large uploads.
-    let server = Server::start(&dir, "memory", &[]);
+/// Peak memory during 4 concurrent large uploads.
+fn memory_report(dir: &Path, mib: u64) {
+    let file = dir.join("upload.bin");
+    make_file(&file, mib);
+    let server = Server::start(dir, "memory", &[]);
     let idle = server.peak_rss_kib();
     let t = Instant::now();
     let uploads: Vec<_> = (0..4)

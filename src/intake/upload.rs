@@ -69,7 +69,7 @@ impl SealTarget {
             feed(&mut sealer)?;
             sealer.finish(pad)?.true_len
         };
-        let size = blob.seal(self.arrived)?;
+        let size = blob.finish(self.arrived)?;
         Ok(FinishedBlob {
             blob: NewBlob { blob, kind, size },
             true_len,

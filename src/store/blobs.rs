@@ -112,16 +112,17 @@ impl IncomingBlob {
         }
     }
 
-    /// Stamp the file with the coarse arrival date, make its data durable, and close it.
-    /// Returns the ciphertext size.
-    pub fn seal(&mut self, arrived: SystemTime) -> io::Result<u64> {
-        let file = self.file.take().expect("a blob is sealed once");
+    /// Stamp the file with the coarse arrival date and close it; returns the ciphertext size.
+    ///
+    /// It is not made durable here: the committer flushes a whole batch of blobs at once
+    /// ([`sync_contents`]), which is what lets many small submissions share one flush.
+    pub fn finish(&mut self, arrived: SystemTime) -> io::Result<u64> {
+        let file = self.file.take().expect("a blob is finished once");
         file.set_times(
             fs::FileTimes::new()
                 .set_accessed(arrived)
                 .set_modified(arrived),
         )?;
-        file.sync_all()?;
         Ok(file.metadata()?.len())
     }
 
@@ -209,6 +210,31 @@ impl BlobWriter<'_> {
 /// Is `s` a Sealdrop id: 32 lowercase hex digits?
 pub fn is_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Make the contents of finished blobs under `incoming/` durable, before they are moved.
+///
+/// For several blobs, on Linux, one `syncfs` flushes every one of them (and their allocation
+/// metadata) in a single writeback pass and journal commit, however many there are; fsyncing
+/// each file in turn would cost one journal commit per file. Large uploads keep their own dirty data small while they
+/// stream (see [`BlobWriter`]), so this flush stays short even with uploads in progress.
+pub fn sync_contents(dirs: &BlobDirs, blobs: &[&IncomingBlob]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if blobs.len() > 1 {
+        use std::os::fd::AsRawFd;
+        let dir = File::open(&dirs.incoming)?;
+        // SAFETY: syncfs only reads the descriptor, which stays open for the call.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        return Ok(());
+    }
+    // One blob alone (an idle server): its own fsync, without flushing anything else.
+    let _ = dirs;
+    for blob in blobs {
+        File::open(&blob.path)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Make a directory's entries durable.

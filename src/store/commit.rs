@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use super::blobs::{sync_dir, BlobDirs};
+use super::blobs::{sync_contents, sync_dir, BlobDirs};
 use super::{NewSubmission, StoreError};
 use crate::events::event;
 
@@ -103,6 +103,13 @@ fn move_and_record(
     submissions: &[NewSubmission],
     moved: &mut Vec<String>,
 ) -> Result<(), StoreError> {
+    // The protocol, once for the whole batch: contents durable, then moved into blobs/, then
+    // the moves durable, then the index transaction (its own WAL fsync).
+    let blobs: Vec<_> = submissions
+        .iter()
+        .flat_map(|s| s.blobs.iter().map(|b| &b.blob))
+        .collect();
+    sync_contents(dirs, &blobs)?;
     for blob in submissions.iter().flat_map(|s| s.blobs.iter()) {
         blob.blob.move_into(dirs)?;
         moved.push(blob.blob.id().to_owned());

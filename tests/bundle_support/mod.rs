@@ -138,7 +138,7 @@ fn seal(
         sealer.write(data).unwrap();
         sealer.finish(pad).unwrap().true_len
     };
-    let size = blob.seal(arrived.start()).unwrap();
+    let size = blob.finish(arrived.start()).unwrap();
     (NewBlob { blob, kind, size }, true_len)
 }
 
