@@ -35,6 +35,15 @@ pub struct Recipients {
     keys: Vec<x25519::Recipient>,
 }
 
+// By hand: age's recipient type has no Debug. Public keys are not secret; the count suffices.
+impl std::fmt::Debug for Recipients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recipients")
+            .field("count", &self.keys.len())
+            .finish()
+    }
+}
+
 impl Recipients {
     /// Read and check a recipients file.
     pub fn load(path: &Path) -> Result<Recipients, KeysError> {
