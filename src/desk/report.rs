@@ -1,0 +1,281 @@
+//! `sealdesk report`: the triaged cases in CSV, JSON or Markdown for the group's case files.
+//!
+//! The output is plaintext, written only where staff send it. Source text stays inert in each
+//! format: CSV cells that a spreadsheet would run as formulas are prefixed with `'`, and Markdown
+//! puts source text in fenced code blocks so that no markup or HTML in it is ever rendered.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::cases::{self, Case, Filter};
+use super::decrypt::{map_parallel, open_envelope};
+use super::identity::Keyring;
+use super::triage::open_note;
+use super::workspace::Workspace;
+use super::DeskError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Markdown,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "markdown" | "md" => Ok(Format::Markdown),
+            other => Err(format!("`{other}` is not one of csv, json, markdown")),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NoteOut<'a> {
+    day: &'a str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct RowOut<'a> {
+    id: &'a str,
+    day: &'a str,
+    status: &'a str,
+    tags: &'a [String],
+    notes: Vec<NoteOut<'a>>,
+    message: &'a str,
+}
+
+/// One case, decrypted.
+struct Row {
+    case: Case,
+    notes: Vec<(String, Zeroizing<String>)>,
+    message: Zeroizing<String>,
+}
+
+/// The report, and the cases left out because they could not be opened.
+pub struct Report {
+    pub text: Zeroizing<String>,
+    pub cases: usize,
+    pub failed: Vec<(String, String)>,
+}
+
+pub fn report(
+    ws: &Workspace,
+    keyring: &Keyring,
+    filter: &Filter,
+    format: Format,
+) -> Result<Report, DeskError> {
+    let list = cases::list(ws.conn(), filter)?;
+    let mut notes: HashMap<String, Vec<(String, Vec<u8>)>> = HashMap::new();
+    {
+        let mut stmt = ws
+            .conn()
+            .prepare("SELECT submission_id, written, ciphertext FROM notes ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        for row in rows {
+            let (id, day, c): (String, String, Vec<u8>) = row?;
+            notes.entry(id).or_default().push((day, c));
+        }
+    }
+    let blobs = ws.blobs_dir();
+    let opened = map_parallel(&list, keyring.threads(), |case| {
+        let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.to_string())?;
+        let message = Zeroizing::new(
+            envelope
+                .fields
+                .get("message")
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let case_notes = notes
+            .get(&case.id)
+            .map(|ns| {
+                ns.iter()
+                    .map(|(day, c)| {
+                        let text = open_note(keyring, c)
+                            .unwrap_or_else(|why| Zeroizing::new(format!("({why})")));
+                        (day.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok::<_, String>((message, case_notes))
+    });
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for (case, result) in list.into_iter().zip(opened) {
+        match result {
+            Ok((message, notes)) => rows.push(Row {
+                case,
+                notes,
+                message,
+            }),
+            Err(why) => failed.push((case.id, why)),
+        }
+    }
+    let text = match format {
+        Format::Csv => csv(&rows),
+        Format::Json => json(&rows),
+        Format::Markdown => markdown(&rows),
+    };
+    Ok(Report {
+        text,
+        cases: rows.len(),
+        failed,
+    })
+}
+
+/// A CSV cell (RFC 4180), defused against spreadsheet formulas.
+fn csv_cell(out: &mut String, value: &str) {
+    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quote = formula || value.contains([',', '"', '\n', '\r']);
+    if quote {
+        out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    for c in value.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    if quote {
+        out.push('"');
+    }
+}
+
+fn notes_text(notes: &[(String, Zeroizing<String>)]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::new());
+    for (i, (day, text)) in notes.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "{day}: {}", text.as_str());
+    }
+    out
+}
+
+fn csv(rows: &[Row]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::from("id,day,status,tags,notes,message\r\n"));
+    for row in rows {
+        let notes = notes_text(&row.notes);
+        let tags = row.case.tags.join(" ");
+        let cells = [
+            row.case.id.as_str(),
+            row.case.arrived.as_str(),
+            row.case.status.as_str(),
+            tags.as_str(),
+            notes.as_str(),
+            row.message.as_str(),
+        ];
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            csv_cell(&mut out, cell);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn json(rows: &[Row]) -> Zeroizing<String> {
+    let out: Vec<RowOut<'_>> = rows
+        .iter()
+        .map(|row| RowOut {
+            id: &row.case.id,
+            day: &row.case.arrived,
+            status: row.case.status.as_str(),
+            tags: &row.case.tags,
+            notes: row
+                .notes
+                .iter()
+                .map(|(day, text)| NoteOut { day, text })
+                .collect(),
+            message: &row.message,
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&out).expect("serialising to memory cannot fail");
+    text.push('\n');
+    Zeroizing::new(text)
+}
+
+/// A fenced code block holding `text` verbatim: the fence is longer than any run of backticks
+/// inside, so nothing in `text` can close it.
+fn fenced(out: &mut String, text: &str) {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    let _ = writeln!(out, "{fence}text\n{}\n{fence}", text.trim_end());
+}
+
+fn markdown(rows: &[Row]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::new());
+    let _ = writeln!(out, "# Sealdrop report\n\n{} submission(s).", rows.len());
+    for row in rows {
+        let c = &row.case;
+        let _ = writeln!(out, "\n## {} ({})\n", &c.id[..8], c.arrived);
+        let _ = writeln!(out, "- ID: `{}`", c.id);
+        let _ = writeln!(out, "- Day: {}", c.arrived);
+        let _ = writeln!(out, "- Status: {}", c.status);
+        let tags: Vec<String> = c.tags.iter().map(|t| format!("`{t}`")).collect();
+        let _ = writeln!(
+            out,
+            "- Tags: {}",
+            if tags.is_empty() {
+                "(none)".to_owned()
+            } else {
+                tags.join(", ")
+            }
+        );
+        let _ = writeln!(out, "\n### Message\n");
+        fenced(&mut out, &row.message);
+        if !row.notes.is_empty() {
+            let _ = writeln!(out, "\n### Notes\n");
+            for (day, text) in &row.notes {
+                let _ = writeln!(out, "{day}:\n");
+                fenced(&mut out, text);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        let mut s = String::new();
+        csv_cell(&mut s, "plain");
+        assert_eq!(s, "plain");
+        let mut s = String::new();
+        csv_cell(&mut s, "a,\"b\"\nc");
+        assert_eq!(s, "\"a,\"\"b\"\"\nc\"");
+        let mut s = String::new();
+        csv_cell(&mut s, "=HYPERLINK(\"http://x\")");
+        assert_eq!(s, "\"'=HYPERLINK(\"\"http://x\"\")\"");
+    }
+
+    #[test]
+    fn fences_cannot_be_closed_from_inside() {
+        let mut s = String::new();
+        fenced(&mut s, "```\n<img src=x onerror=alert(1)>\n````");
+        assert!(s.starts_with("`````text\n"));
+        assert!(s.trim_end().ends_with("\n`````"));
+    }
+}
