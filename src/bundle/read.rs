@@ -236,7 +236,10 @@ fn check_manifest(m: &Manifest, pinned: &VerifyingKey) -> Result<(), BundleError
                 return Err(BundleError::Limit("a blob larger than 64 GiB"));
             }
             if b.sha256.len() != 64
-                || !b.sha256.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+                || !b
+                    .sha256
+                    .bytes()
+                    .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
             {
                 return Err(BundleError::Manifest(format!("blob {}: bad sha256", b.id)));
             }

@@ -14,6 +14,13 @@ use super::workspace::{blob_path, Workspace};
 use super::DeskError;
 use crate::bundle::ack::write_ack;
 
+/// A blob as the signed bundle described it.
+struct RecordedBlob {
+    id: String,
+    size: u64,
+    sha256: String,
+}
+
 pub struct AckSummary {
     pub file: Option<PathBuf>,
     pub acked: usize,
@@ -30,7 +37,7 @@ pub fn ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, Desk
         "SELECT s.id, b.id, b.size, b.sha256 FROM submissions s JOIN blobs b ON b.submission_id = s.id
          WHERE ?1 OR s.acked = 0 ORDER BY s.id, b.position",
     )?;
-    let mut subs: Vec<(String, Vec<(String, u64, String)>)> = Vec::new();
+    let mut subs: Vec<(String, Vec<RecordedBlob>)> = Vec::new();
     let rows = stmt.query_map([all], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -42,8 +49,19 @@ pub fn ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, Desk
     for row in rows {
         let (sub, blob, size, hash) = row?;
         match subs.last_mut() {
-            Some((id, blobs)) if *id == sub => blobs.push((blob, size as u64, hash)),
-            _ => subs.push((sub, vec![(blob, size as u64, hash)])),
+            Some((id, blobs)) if *id == sub => blobs.push(RecordedBlob {
+                id: blob,
+                size: size as u64,
+                sha256: hash,
+            }),
+            _ => subs.push((
+                sub,
+                vec![RecordedBlob {
+                    id: blob,
+                    size: size as u64,
+                    sha256: hash,
+                }],
+            )),
         }
     }
     drop(stmt);
@@ -53,7 +71,7 @@ pub fn ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, Desk
     let checks = map_parallel(&subs, threads, |(_, blobs)| {
         blobs
             .iter()
-            .try_for_each(|(id, size, hash)| check_blob(&blob_path(&blobs_dir, id), *size, hash))
+            .try_for_each(|b| check_blob(&blob_path(&blobs_dir, &b.id), b.size, &b.sha256))
     });
     let mut ids = Vec::new();
     let mut skipped = Vec::new();

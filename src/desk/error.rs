@@ -53,7 +53,9 @@ pub enum DeskError {
     Envelope { id: String, problem: String },
     #[error("`{tag}` cannot be a tag: {why}")]
     BadTag { tag: String, why: &'static str },
-    #[error("`{0}` is not a status; use one of: new, in-review, verified, follow-up, closed, spam")]
+    #[error(
+        "`{0}` is not a status; use one of: new, in-review, verified, follow-up, closed, spam"
+    )]
     BadStatus(String),
     #[error("`{0}` is not a day; write it as YYYY-MM-DD, for example 2026-11-27")]
     BadDay(String),

@@ -38,7 +38,8 @@ pub struct ExtractedFile {
 
 #[derive(Debug, Clone)]
 pub struct Extracted {
-    pub folder: PathBuf,
+    /// The new folder; `None` when the submission has no attachments (nothing is written).
+    pub folder: Option<PathBuf>,
     pub files: Vec<ExtractedFile>,
 }
 
@@ -65,6 +66,12 @@ pub fn extract(
         }
     }
 
+    if envelope.attachments.is_empty() {
+        return Ok(Extracted {
+            folder: None,
+            files: Vec::new(),
+        });
+    }
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -93,9 +100,10 @@ pub fn extract(
                 Ok(fd) => break (name, File::from(fd)),
                 Err(rustix::io::Errno::EXIST) => continue,
                 Err(e) => {
-                    return Err(DeskError::io(format!("creating {name} in {}", folder.display()))(
-                        e.into(),
-                    ))
+                    return Err(DeskError::io(format!(
+                        "creating {name} in {}",
+                        folder.display()
+                    ))(e.into()))
                 }
             }
         };
@@ -114,7 +122,10 @@ pub fn extract(
         });
     }
     rustix::fs::fsync(&dir).map_err(|e| DeskError::io("flushing the folder")(e.into()))?;
-    Ok(Extracted { folder, files })
+    Ok(Extracted {
+        folder: Some(folder),
+        files,
+    })
 }
 
 /// Create `parent/name`, or `parent/name (2)`, ...: a folder that did not exist before.

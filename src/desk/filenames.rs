@@ -69,19 +69,30 @@ fn collapse_dots(s: &str) -> String {
 
 /// No leading dots or spaces (hidden files), no trailing dots or spaces (Windows drops them).
 fn trim_ends(s: &str) -> &str {
-    s.trim_start_matches(['.', ' ']).trim_end_matches(['.', ' '])
+    s.trim_start_matches(['.', ' '])
+        .trim_end_matches(['.', ' '])
 }
 
 /// CON, PRN, AUX, NUL, COM1-9, LPT1-9 (with any extension) name devices on Windows.
 fn is_windows_device(name: &str) -> bool {
-    let stem = name.split('.').next().unwrap_or("").trim_end().to_ascii_uppercase();
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_uppercase();
     let numbered = |prefix: &str| {
         stem.strip_prefix(prefix).is_some_and(|n| {
-            matches!(n, "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³")
+            matches!(
+                n,
+                "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+            )
         })
     };
-    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$")
-        || numbered("COM")
+    matches!(
+        stem.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || numbered("COM")
         || numbered("LPT")
 }
 
@@ -321,7 +332,10 @@ mod tests {
         let cases = [
             ("../../etc/passwd", "etc_passwd"),
             ("C:\\x", "C__x"),
-            ("..\\..\\windows\\system32\\cmd.exe", "windows_system32_cmd.exe"),
+            (
+                "..\\..\\windows\\system32\\cmd.exe",
+                "windows_system32_cmd.exe",
+            ),
             ("/etc/shadow", "etc_shadow"),
             ("a\0b.txt", "a_b.txt"),
             ("line\nbreak.txt", "line_break.txt"),

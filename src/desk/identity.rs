@@ -117,7 +117,10 @@ impl Keyring {
     }
 
     /// Start decrypting an age file.
-    pub fn decrypt<R: std::io::BufRead>(&self, input: R) -> Result<age::stream::StreamReader<R>, DecryptError> {
+    pub fn decrypt<R: std::io::BufRead>(
+        &self,
+        input: R,
+    ) -> Result<age::stream::StreamReader<R>, DecryptError> {
         let identities = self
             .native
             .iter()
@@ -251,8 +254,9 @@ mod tests {
     use super::*;
 
     fn seal_to(recipient: &x25519::Recipient, plain: &[u8]) -> Vec<u8> {
-        let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
-            .unwrap();
+        let enc =
+            age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+                .unwrap();
         let mut out = Vec::new();
         let mut w = enc.wrap_output(&mut out).unwrap();
         w.write_all(plain).unwrap();
@@ -289,7 +293,10 @@ mod tests {
         let err = load(&path, || Ok(SecretString::from("wrong".to_owned())))
             .err()
             .unwrap();
-        assert!(matches!(err, IdentityError::WrongPassphrase { .. }), "{err}");
+        assert!(
+            matches!(err, IdentityError::WrongPassphrase { .. }),
+            "{err}"
+        );
         let err = load(&path, || Err("no terminal".into())).err().unwrap();
         assert!(err.to_string().contains("SEALDESK_PASSPHRASE"), "{err}");
         let keyring = load(&path, || Ok(SecretString::from(pass.to_owned()))).unwrap();

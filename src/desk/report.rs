@@ -87,13 +87,7 @@ pub fn report(
     let blobs = ws.blobs_dir();
     let opened = map_parallel(&list, keyring.threads(), |case| {
         let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.to_string())?;
-        let message = Zeroizing::new(
-            envelope
-                .fields
-                .get("message")
-                .cloned()
-                .unwrap_or_default(),
-        );
+        let message = Zeroizing::new(envelope.fields.get("message").cloned().unwrap_or_default());
         let case_notes = notes
             .get(&case.id)
             .map(|ns| {

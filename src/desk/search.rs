@@ -110,7 +110,9 @@ fn all_note_ciphertexts(ws: &Workspace) -> Result<HashMap<String, Vec<Vec<u8>>>,
         .conn()
         .prepare("SELECT submission_id, ciphertext FROM notes ORDER BY id")?;
     let mut map: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
     for row in rows {
         let (id, c) = row?;
         map.entry(id).or_default().push(c);
@@ -230,7 +232,10 @@ mod tests {
         assert!(found[0].after.ends_with('…'));
         let many = "x ".repeat(10);
         let (found, more) = find(&Folded::new("x"), "message", &many);
-        assert_eq!((found.len(), more), (MAX_HITS_PER_FIELD, 10 - MAX_HITS_PER_FIELD));
+        assert_eq!(
+            (found.len(), more),
+            (MAX_HITS_PER_FIELD, 10 - MAX_HITS_PER_FIELD)
+        );
     }
 
     #[test]

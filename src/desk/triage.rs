@@ -203,9 +203,11 @@ pub struct Note {
 
 /// The case's notes, oldest first, decrypted in memory.
 pub fn notes(conn: &Connection, id: &str, keyring: &Keyring) -> Result<Vec<Note>, DeskError> {
-    let mut stmt = conn
-        .prepare("SELECT written, ciphertext FROM notes WHERE submission_id = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut stmt =
+        conn.prepare("SELECT written, ciphertext FROM notes WHERE submission_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (written, ciphertext) = row?;
@@ -255,7 +257,15 @@ mod tests {
             normalise_tag("Rusta\u{301}m").unwrap(),
             normalise_tag("rustám").unwrap()
         );
-        for bad in ["", "two words", "a,b", "x\u{1b}[31m", "`x`", "*b*", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "two words",
+            "a,b",
+            "x\u{1b}[31m",
+            "`x`",
+            "*b*",
+            &"a".repeat(65),
+        ] {
             assert!(normalise_tag(bad).is_err(), "{bad:?}");
         }
     }

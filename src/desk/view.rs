@@ -115,7 +115,11 @@ pub fn list_table(lines: &[ListLine<'_>], width: usize) -> Zeroizing<String> {
 pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<String> {
     let mut out = Zeroizing::new(String::new());
     let _ = writeln!(out, "Submission  {}", case.id);
-    let _ = writeln!(out, "Arrived     {} (day only; no time is kept)", case.arrived);
+    let _ = writeln!(
+        out,
+        "Arrived     {} (day only; no time is kept)",
+        case.arrived
+    );
     let _ = writeln!(out, "Status      {}", case.status);
     let tags = if case.tags.is_empty() {
         "(none)".to_owned()
@@ -169,7 +173,11 @@ pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<
 
     section(&mut out, &format!("NOTES ({})", notes.len()));
     if notes.is_empty() {
-        let _ = writeln!(out, "(none; add one with: sealdesk note {} TEXT)", short(&case.id));
+        let _ = writeln!(
+            out,
+            "(none; add one with: sealdesk note {} TEXT)",
+            short(&case.id)
+        );
     }
     for note in notes {
         match &note.text {
@@ -201,7 +209,10 @@ mod tests {
     fn terminal_escapes_are_defused() {
         let hostile = "ok\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}txt.exe\r\nnext";
         let safe = terminal_safe(hostile, true);
-        assert!(!safe.chars().any(|c| c.is_control() && c != '\n'), "{safe:?}");
+        assert!(
+            !safe.chars().any(|c| c.is_control() && c != '\n'),
+            "{safe:?}"
+        );
         assert!(!safe.contains('\u{202e}'));
         assert!(safe.ends_with("\nnext"));
         assert!(!terminal_safe("a\nb\tc", false).contains(['\n', '\t']));
@@ -211,7 +222,10 @@ mod tests {
     fn sizes_and_lines() {
         assert_eq!(human_size(999), "999 bytes");
         assert_eq!(human_size(1_234_567), "1.2 MB");
-        assert_eq!(first_line("\n  \n  Брат задержан  \nвторая"), "Брат задержан");
+        assert_eq!(
+            first_line("\n  \n  Брат задержан  \nвторая"),
+            "Брат задержан"
+        );
         assert_eq!(truncate("абвгд", 3), "аб…");
         assert_eq!(truncate("абв", 3), "абв");
     }

@@ -267,7 +267,10 @@ mod tests {
             ws.resolve("ABCD1").unwrap(),
             format!("abcd1111{}", "0".repeat(24))
         );
-        assert!(matches!(ws.resolve("abcd"), Err(DeskError::Ambiguous { .. })));
+        assert!(matches!(
+            ws.resolve("abcd"),
+            Err(DeskError::Ambiguous { .. })
+        ));
         assert!(matches!(ws.resolve("abc"), Err(DeskError::BadIdPrefix(_))));
         assert!(matches!(ws.resolve("ab%_"), Err(DeskError::BadIdPrefix(_))));
         assert!(matches!(
