@@ -329,6 +329,11 @@ fn end_to_end_init_import_triage_report_ack() {
         .is_dir());
     let out = staff.ok(&["extract", &s3.id[..8], "--to", dest.to_str().unwrap()]);
     assert!(out.contains("no attachments"), "{out}");
+    // Clear text never goes into the workspace.
+    let inside = staff.ws.join("blobs").join("x");
+    let err = staff.fails(&["extract", &s1.id[..8], "--to", inside.to_str().unwrap()]);
+    assert!(err.contains("inside the workspace"), "{err}");
+    assert!(!inside.exists());
 
     // tag, untag, status, note.
     let out = staff.ok(&["tag", &s1.id[..5], "Moscow", "urgent", "lawyer"]);

@@ -17,7 +17,7 @@ use sealdrop::desk::cases::{self, Filter};
 use sealdrop::desk::identity::{self, Keyring};
 use sealdrop::desk::report::Format;
 use sealdrop::desk::triage::{self, Status};
-use sealdrop::desk::view::{self, short, terminal_safe};
+use sealdrop::desk::view::{self, short, terminal_safe, Safe};
 use sealdrop::desk::workspace::{Settings, Workspace};
 use sealdrop::desk::{ack, decrypt, extract, import, report, search};
 use sealdrop::keys::Recipients;
@@ -422,14 +422,14 @@ impl Desk {
         for f in &done.files {
             println!(
                 "  {}  ({}, {})",
-                terminal_safe(&f.written, false),
+                Safe::line(&f.written),
                 view::human_size(f.size),
-                terminal_safe(&f.declared_type, false)
+                Safe::line(&f.declared_type)
             );
             if f.written != f.original {
                 println!(
                     "      the sender's name for it was: {:?}",
-                    terminal_safe(&f.original, false)
+                    terminal_safe(&f.original, false).as_str()
                 );
             }
             if let Some(problem) = &f.problem {
@@ -490,8 +490,10 @@ impl Desk {
             if std::io::stdin().is_terminal() {
                 eprintln!("Type the note, then press Ctrl-D on a new line:");
             }
-            let mut text = Zeroizing::new(String::new());
+            // Room for the longest note up front: a growing buffer would leave copies behind.
+            let mut text = Zeroizing::new(String::with_capacity(triage::MAX_NOTE_BYTES + 1));
             std::io::stdin()
+                .take(triage::MAX_NOTE_BYTES as u64 + 1)
                 .read_to_string(&mut text)
                 .context("reading the note")?;
             text
@@ -511,29 +513,7 @@ impl Desk {
         let ws = self.open()?;
         let keyring = self.keyring(&ws)?;
         let result = search::search(&ws, &keyring, text, filter)?;
-        let mut out = Zeroizing::new(String::new());
-        for found in &result.found {
-            let c = &found.case;
-            out.push_str(&format!(
-                "{} {}  {}  {}\n",
-                if c.read { ' ' } else { '*' },
-                short(&c.id),
-                c.arrived,
-                c.status
-            ));
-            for hit in &found.hits {
-                out.push_str(&format!(
-                    "    {}: {}[{}]{}\n",
-                    hit.field,
-                    hit.before.as_str(),
-                    hit.hit.as_str(),
-                    hit.after.as_str()
-                ));
-            }
-            if found.more > 0 {
-                out.push_str(&format!("    (and {} more)\n", found.more));
-            }
-        }
+        let out = view::search_results(&result);
         print_secret(&out)?;
         println!(
             "Searched {} report(s): {} match.",
@@ -546,6 +526,9 @@ impl Desk {
 
     fn report(&self, format: Format, out: Option<&Path>, filter: &Filter) -> Result<()> {
         let ws = self.open()?;
+        if let Some(path) = out {
+            ws.refuse_inside(path)?;
+        }
         let keyring = self.keyring(&ws)?;
         let r = report::report(&ws, &keyring, filter, format)?;
         match out {

@@ -33,6 +33,7 @@ pub fn ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, Desk
     if out.exists() {
         return Err(DeskError::OutputExists(out.to_owned()));
     }
+    ws.refuse_inside(out)?;
     let mut stmt = ws.conn().prepare(
         "SELECT s.id, b.id, b.size, b.sha256 FROM submissions s JOIN blobs b ON b.submission_id = s.id
          WHERE ?1 OR s.acked = 0 ORDER BY s.id, b.position",

@@ -65,6 +65,8 @@ pub enum DeskError {
     EmptyNote,
     #[error("encrypting the note failed: {0}")]
     Encrypt(String),
+    #[error("{0} is inside the workspace, which must hold locked (encrypted) files only; choose a place outside it")]
+    InsideWorkspace(PathBuf),
     #[error("{0} already exists; choose a new file name (Sealdesk never overwrites a file)")]
     OutputExists(PathBuf),
 }

@@ -52,6 +52,7 @@ pub fn extract(
     id: &str,
     to: &Path,
 ) -> Result<Extracted, DeskError> {
+    ws.refuse_inside(to)?;
     let case = cases::get(ws.conn(), id)?;
     let blobs = ws.blobs_dir();
     let envelope = open_envelope(&blobs, keyring, &case)?;
@@ -147,7 +148,7 @@ fn fresh_folder(parent: &Path, name: &str) -> Result<PathBuf, DeskError> {
 
 struct Copied {
     written: u64,
-    head: Vec<u8>,
+    head: Zeroizing<Vec<u8>>,
     problem: Option<String>,
 }
 
@@ -155,7 +156,7 @@ struct Copied {
 /// Padmé adds.
 fn copy_unpadded(from: &mut impl Read, to: &mut impl Write, length: u64) -> io::Result<Copied> {
     let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
-    let mut head = Vec::with_capacity(HEAD);
+    let mut head = Zeroizing::new(Vec::with_capacity(HEAD));
     let mut total = 0u64;
     let mut nonzero_padding = false;
     loop {
@@ -203,7 +204,7 @@ mod tests {
         let mut out = Vec::new();
         let c = copy_unpadded(&mut &data[..], &mut out, 5).unwrap();
         assert_eq!(out, b"hello");
-        assert_eq!(c.head, b"hello");
+        assert_eq!(c.head.as_slice(), b"hello");
         assert!(c.problem.is_none());
 
         let big = vec![7u8; 100_000];

@@ -5,7 +5,7 @@
 //! puts source text in fenced code blocks so that no markup or HTML in it is ever rendered.
 
 use std::collections::HashMap;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -14,6 +14,7 @@ use super::cases::{self, Case, Filter};
 use super::decrypt::{map_parallel, open_envelope};
 use super::identity::Keyring;
 use super::triage::open_note;
+use super::view::render;
 use super::workspace::Workspace;
 use super::DeskError;
 
@@ -127,59 +128,63 @@ pub fn report(
 }
 
 /// A CSV cell (RFC 4180), defused against spreadsheet formulas.
-fn csv_cell(out: &mut String, value: &str) {
+fn csv_cell(out: &mut dyn Write, value: &str) -> fmt::Result {
     let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let quote = formula || value.contains([',', '"', '\n', '\r']);
     if quote {
-        out.push('"');
+        out.write_char('"')?;
     }
     if formula {
-        out.push('\'');
+        out.write_char('\'')?;
     }
     for c in value.chars() {
         if c == '"' {
-            out.push('"');
+            out.write_char('"')?;
         }
-        out.push(c);
+        out.write_char(c)?;
     }
     if quote {
-        out.push('"');
+        out.write_char('"')?;
     }
+    Ok(())
 }
 
 fn notes_text(notes: &[(String, Zeroizing<String>)]) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::new());
-    for (i, (day, text)) in notes.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
+    render(|out| {
+        for (i, (day, text)) in notes.iter().enumerate() {
+            if i > 0 {
+                out.write_char('\n')?;
+            }
+            write!(out, "{day}: {}", text.as_str())?;
         }
-        let _ = write!(out, "{day}: {}", text.as_str());
-    }
-    out
+        Ok(())
+    })
 }
 
 fn csv(rows: &[Row]) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::from("id,day,status,tags,notes,message\r\n"));
-    for row in rows {
-        let notes = notes_text(&row.notes);
-        let tags = row.case.tags.join(" ");
-        let cells = [
-            row.case.id.as_str(),
-            row.case.arrived.as_str(),
-            row.case.status.as_str(),
-            tags.as_str(),
-            notes.as_str(),
-            row.message.as_str(),
-        ];
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+    let notes: Vec<Zeroizing<String>> = rows.iter().map(|r| notes_text(&r.notes)).collect();
+    render(|out| {
+        out.write_str("id,day,status,tags,notes,message\r\n")?;
+        for (row, notes) in rows.iter().zip(&notes) {
+            let tags = row.case.tags.join(" ");
+            let cells = [
+                row.case.id.as_str(),
+                row.case.arrived.as_str(),
+                row.case.status.as_str(),
+                tags.as_str(),
+                notes.as_str(),
+                row.message.as_str(),
+            ];
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.write_char(',')?;
+                }
+                csv_cell(out, cell)?;
             }
-            csv_cell(&mut out, cell);
+            out.write_str("\r\n")?;
         }
-        out.push_str("\r\n");
-    }
-    out
+        Ok(())
+    })
 }
 
 fn json(rows: &[Row]) -> Zeroizing<String> {
@@ -198,14 +203,28 @@ fn json(rows: &[Row]) -> Zeroizing<String> {
             message: &row.message,
         })
         .collect();
-    let mut text = serde_json::to_string_pretty(&out).expect("serialising to memory cannot fail");
-    text.push('\n');
-    Zeroizing::new(text)
+    // Measured first, then written into a buffer that never reallocates (see `view::render`).
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer_pretty(&mut count, &out).expect("serialising to memory cannot fail");
+    let mut bytes = Vec::with_capacity(count.0 + 1);
+    serde_json::to_writer_pretty(&mut bytes, &out).expect("serialising to memory cannot fail");
+    bytes.push(b'\n');
+    Zeroizing::new(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
 }
 
 /// A fenced code block holding `text` verbatim: the fence is longer than any run of backticks
 /// inside, so nothing in `text` can close it.
-fn fenced(out: &mut String, text: &str) {
+fn fenced(out: &mut dyn Write, text: &str) -> fmt::Result {
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {
@@ -213,39 +232,36 @@ fn fenced(out: &mut String, text: &str) {
         longest = longest.max(run);
     }
     let fence = "`".repeat((longest + 1).max(3));
-    let _ = writeln!(out, "{fence}text\n{}\n{fence}", text.trim_end());
+    writeln!(out, "{fence}text\n{}\n{fence}", text.trim_end())
 }
 
 fn markdown(rows: &[Row]) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::new());
-    let _ = writeln!(out, "# Sealdrop report\n\n{} submission(s).", rows.len());
-    for row in rows {
-        let c = &row.case;
-        let _ = writeln!(out, "\n## {} ({})\n", &c.id[..8], c.arrived);
-        let _ = writeln!(out, "- ID: `{}`", c.id);
-        let _ = writeln!(out, "- Day: {}", c.arrived);
-        let _ = writeln!(out, "- Status: {}", c.status);
-        let tags: Vec<String> = c.tags.iter().map(|t| format!("`{t}`")).collect();
-        let _ = writeln!(
-            out,
-            "- Tags: {}",
+    render(|out| {
+        writeln!(out, "# Sealdrop report\n\n{} submission(s).", rows.len())?;
+        for row in rows {
+            let c = &row.case;
+            writeln!(out, "\n## {} ({})\n", &c.id[..8], c.arrived)?;
+            writeln!(out, "- ID: `{}`", c.id)?;
+            writeln!(out, "- Day: {}", c.arrived)?;
+            writeln!(out, "- Status: {}", c.status)?;
+            let tags: Vec<String> = c.tags.iter().map(|t| format!("`{t}`")).collect();
             if tags.is_empty() {
-                "(none)".to_owned()
+                writeln!(out, "- Tags: (none)")?;
             } else {
-                tags.join(", ")
+                writeln!(out, "- Tags: {}", tags.join(", "))?;
             }
-        );
-        let _ = writeln!(out, "\n### Message\n");
-        fenced(&mut out, &row.message);
-        if !row.notes.is_empty() {
-            let _ = writeln!(out, "\n### Notes\n");
-            for (day, text) in &row.notes {
-                let _ = writeln!(out, "{day}:\n");
-                fenced(&mut out, text);
+            writeln!(out, "\n### Message\n")?;
+            fenced(out, &row.message)?;
+            if !row.notes.is_empty() {
+                writeln!(out, "\n### Notes\n")?;
+                for (day, text) in &row.notes {
+                    writeln!(out, "{day}:\n")?;
+                    fenced(out, text)?;
+                }
             }
         }
-    }
-    out
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -254,21 +270,18 @@ mod tests {
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {
-        let mut s = String::new();
-        csv_cell(&mut s, "plain");
-        assert_eq!(s, "plain");
-        let mut s = String::new();
-        csv_cell(&mut s, "a,\"b\"\nc");
-        assert_eq!(s, "\"a,\"\"b\"\"\nc\"");
-        let mut s = String::new();
-        csv_cell(&mut s, "=HYPERLINK(\"http://x\")");
-        assert_eq!(s, "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        let cell = |v: &str| render(|w| csv_cell(w, v)).to_string();
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a,\"b\"\nc"), "\"a,\"\"b\"\"\nc\"");
+        assert_eq!(
+            cell("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
     }
 
     #[test]
     fn fences_cannot_be_closed_from_inside() {
-        let mut s = String::new();
-        fenced(&mut s, "```\n<img src=x onerror=alert(1)>\n````");
+        let s = render(|w| fenced(w, "```\n<img src=x onerror=alert(1)>\n````"));
         assert!(s.starts_with("`````text\n"));
         assert!(s.trim_end().ends_with("\n`````"));
     }

@@ -12,7 +12,7 @@ use super::cases::{self, Case, Filter};
 use super::decrypt::{map_parallel, open_envelope};
 use super::identity::Keyring;
 use super::triage;
-use super::view::terminal_safe;
+use super::view::{render, terminal_safe, Safe};
 use super::workspace::Workspace;
 use super::DeskError;
 
@@ -23,7 +23,7 @@ pub const MAX_HITS_PER_FIELD: usize = 3;
 
 /// One hit: where, and the text around it (already safe for a terminal).
 pub struct Hit {
-    pub field: String,
+    pub field: Zeroizing<String>,
     pub before: Zeroizing<String>,
     pub hit: Zeroizing<String>,
     pub after: Zeroizing<String>,
@@ -130,13 +130,16 @@ struct Folded {
 
 impl Folded {
     fn new(s: &str) -> Folded {
-        let nfc = Zeroizing::new(if is_nfc(s) {
-            s.to_owned()
+        // Capacities that never need to grow (growing would leave unwiped copies behind): NFC
+        // at most triples a text's bytes, lower-casing at most adds half.
+        let mut nfc = Zeroizing::new(String::with_capacity(s.len() * 3));
+        if is_nfc(s) {
+            nfc.push_str(s);
         } else {
-            s.nfc().collect()
-        });
-        let mut text = Zeroizing::new(String::with_capacity(nfc.len()));
-        let mut origin = Vec::with_capacity(nfc.len());
+            nfc.extend(s.nfc());
+        }
+        let mut text = Zeroizing::new(String::with_capacity(lower_capacity(&nfc)));
+        let mut origin = Vec::with_capacity(text.capacity());
         for (at, c) in nfc.char_indices() {
             for lower in c.to_lowercase() {
                 text.push(lower);
@@ -147,9 +150,14 @@ impl Folded {
     }
 }
 
+fn lower_capacity(s: &str) -> usize {
+    s.len() + s.len() / 2 + 4
+}
+
 /// Quick test before the full fold: most texts do not match.
 fn quick_contains(needle: &str, text: &str) -> bool {
-    let lower = Zeroizing::new(text.to_lowercase());
+    let mut lower = Zeroizing::new(String::with_capacity(lower_capacity(text)));
+    lower.extend(text.chars().flat_map(char::to_lowercase));
     if lower.contains(needle) {
         return true;
     }
@@ -176,23 +184,18 @@ fn find(needle: &Folded, field: &str, text: &str) -> (Vec<Hit>, usize) {
         let to = last + hay.nfc[last..].chars().next().map_or(0, char::len_utf8);
         let before = &hay.nfc[..from];
         let after = &hay.nfc[to..];
-        let before_chars = before.chars().count();
-        let mut b: String = before
-            .chars()
-            .skip(before_chars.saturating_sub(CONTEXT))
-            .collect();
-        if before_chars > CONTEXT {
-            b.insert(0, '…');
-        }
-        let mut a: String = after.chars().take(CONTEXT).collect();
-        if after.chars().nth(CONTEXT).is_some() {
-            a.push('…');
-        }
+        let skip = before.chars().count().saturating_sub(CONTEXT);
+        let start = before.char_indices().nth(skip).map_or(0, |(at, _)| at);
         hits.push(Hit {
             field: terminal_safe(field, false),
-            before: Zeroizing::new(terminal_safe(&b, false)),
-            hit: Zeroizing::new(terminal_safe(&hay.nfc[from..to], false)),
-            after: Zeroizing::new(terminal_safe(&a, false)),
+            before: render(|w| {
+                if skip > 0 {
+                    w.write_char('…')?;
+                }
+                write!(w, "{}", Safe::line(&before[start..]))
+            }),
+            hit: terminal_safe(&hay.nfc[from..to], false),
+            after: render(|w| write!(w, "{}", Safe::cut(after, CONTEXT + 1))),
         });
     }
     (hits, more)

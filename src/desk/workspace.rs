@@ -80,6 +80,12 @@ impl Workspace {
             }
         }
         create_private_dir(dir).map_err(DeskError::io(format!("creating {}", dir.display())))?;
+        // An existing empty folder keeps whatever mode it had: make it private too.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(DeskError::io(format!("making {} private", dir.display())))?;
+        }
         let blobs = dir.join(BLOBS_DIR);
         create_private_dir(&blobs)
             .map_err(DeskError::io(format!("creating {}", blobs.display())))?;
@@ -186,6 +192,24 @@ impl Workspace {
                 matches: matches.iter().map(|m| m[..12].to_owned()).collect(),
             }),
         }
+    }
+
+    /// Refuse to write clear text (extracted files, reports) inside the workspace, which holds
+    /// ciphertext only and may be backed up or copied as such.
+    pub fn refuse_inside(&self, path: &Path) -> Result<(), DeskError> {
+        let workspace = fs::canonicalize(&self.dir)
+            .map_err(DeskError::io(format!("reading {}", self.dir.display())))?;
+        // The path may not exist yet: resolve its nearest existing ancestor.
+        let absolute = std::path::absolute(path)
+            .map_err(DeskError::io(format!("reading {}", path.display())))?;
+        let existing = absolute
+            .ancestors()
+            .find_map(|a| fs::canonicalize(a).ok())
+            .unwrap_or(absolute);
+        if existing.starts_with(&workspace) {
+            return Err(DeskError::InsideWorkspace(path.to_owned()));
+        }
+        Ok(())
     }
 
     /// Where a blob's ciphertext lives. `id` must be a checked id.
