@@ -460,6 +460,10 @@ fn end_to_end_init_import_triage_report_ack() {
     let mut want: Vec<&str> = ids.iter().map(|s| s.as_str()).collect();
     want.sort();
     assert_eq!(named, want);
+    // The server's ack reader accepts it.
+    let mut parsed = sealdrop::bundle::ack::read_file(&ack).unwrap();
+    parsed.sort();
+    assert_eq!(parsed, want);
     let again = staff.path("ack-2.txt");
     let out = staff.ok(&["ack", "--out", again.to_str().unwrap()]);
     assert!(out.contains("Nothing new"), "{out}");

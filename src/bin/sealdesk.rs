@@ -548,7 +548,7 @@ impl Desk {
 
     fn ack(&self, out: &Path, all: bool) -> Result<()> {
         let mut ws = self.open()?;
-        let summary = ack::ack(&mut ws, out, all)?;
+        let summary = ack::write_ack(&mut ws, out, all)?;
         for (id, why) in &summary.skipped {
             eprintln!(
                 "Left out report {}: {why}. Import its bundle again.",

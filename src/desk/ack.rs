@@ -3,7 +3,7 @@
 //! the workspace and matched against the size and SHA-256 the signed bundle gave.
 
 use std::fs::OpenOptions;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::decrypt::map_parallel;
 use super::workspace::{blob_path, Workspace};
 use super::DeskError;
-use crate::bundle::ack::write_ack;
+use crate::bundle::ack;
 
 /// A blob as the signed bundle described it.
 struct RecordedBlob {
@@ -29,7 +29,7 @@ pub struct AckSummary {
 }
 
 /// Write the ack file `out` naming every submission not acknowledged before (or all with `all`).
-pub fn ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, DeskError> {
+pub fn write_ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, DeskError> {
     if out.exists() {
         return Err(DeskError::OutputExists(out.to_owned()));
     }
@@ -99,11 +99,9 @@ pub fn ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, Desk
             std::io::ErrorKind::AlreadyExists => DeskError::OutputExists(out.to_owned()),
             _ => DeskError::io(format!("creating {}", out.display()))(e),
         })?;
-    let write = |file: std::fs::File| -> std::io::Result<()> {
-        let mut w = BufWriter::new(file);
-        write_ack(&mut w, ids.iter().map(String::as_str))?;
-        w.flush()?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    let write = |mut file: std::fs::File| -> std::io::Result<()> {
+        file.write_all(ack::to_text(ids.iter().map(String::as_str)).as_bytes())?;
+        file.sync_all()
     };
     if let Err(e) = write(file) {
         let _ = std::fs::remove_file(out);

@@ -18,7 +18,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use super::workspace::{blob_path, Workspace, STAGING_PREFIX};
 use super::DeskError;
-use crate::bundle::{BlobKind, BundleReader};
+use crate::bundle::{BlobKind, BundleError, BundleReader};
 use crate::store::blobs::{create_private_dir, is_id, sync_dir};
 
 /// What an import did.
@@ -106,7 +106,7 @@ pub fn import(
     progress.set_length(total);
     let staging = Staging::create(&workspace_dir)?;
     let mut bytes_added = 0u64;
-    reader.for_each_blob(|s, b, blob| {
+    let streamed = reader.for_each_blob(|s, b, blob| {
         let n = if new.contains(&s.id) {
             let mut file = OpenOptions::new()
                 .write(true)
@@ -123,7 +123,18 @@ pub fn import(
             return Err(io::Error::other("blob shorter than the manifest says"));
         }
         Ok(())
-    })?;
+    });
+    match streamed {
+        Ok(()) => {}
+        // Our own write failed (a full disk, most likely): not the bundle's fault.
+        Err(BundleError::Sink { source, .. }) => {
+            return Err(DeskError::Io {
+                what: "writing the imported files into the workspace failed (is the disk full?); nothing was imported".into(),
+                source,
+            })
+        }
+        Err(e) => return Err(e.into()),
+    }
 
     // Every check passed. Make the staged blobs durable with one flush of their filesystem
     // (thousands of small files: one syncfs instead of one fsync each), then move them in.
