@@ -647,6 +647,20 @@ fn reimport_and_overlapping_bundles_add_nothing_twice() {
     assert!(out.contains("Nothing new: all 2 report(s)"), "{out}");
     assert_eq!(snapshot(&staff.ws), before, "re-import wrote something");
 
+    // What a crash between moving blobs in and recording them leaves behind (a staging folder
+    // and a blob no row owns) is cleaned up by the next import.
+    std::fs::create_dir(staff.ws.join("import-00deadbeef00")).unwrap();
+    std::fs::write(
+        staff.ws.join("import-00deadbeef00").join("x.age"),
+        b"partial",
+    )
+    .unwrap();
+    let orphan = staff
+        .ws
+        .join("blobs")
+        .join(format!("{}.age", "ab".repeat(16)));
+    std::fs::write(&orphan, b"age-encryption.org/v1\n...").unwrap();
+
     // An overlapping bundle (a later `--since` or `--all` export) adds only what is new.
     let overlap = staff.bundle("2.sdb", &[b, c.clone(), a.clone()]);
     let out = staff.ok(&["import", overlap.to_str().unwrap()]);
@@ -658,6 +672,8 @@ fn reimport_and_overlapping_bundles_add_nothing_twice() {
         std::fs::read_dir(staff.ws.join("blobs")).unwrap().count(),
         2 + 1 + 1
     );
+    assert!(!orphan.exists());
+    assert!(!staff.ws.join("import-00deadbeef00").exists());
 }
 
 #[test]

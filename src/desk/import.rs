@@ -198,8 +198,14 @@ pub fn import(
     if let Err(e) = result {
         // Nothing was recorded: take back what was moved (anything left is debris that the
         // next import removes).
+        let mut all_removed = true;
         for path in moved {
-            let _ = fs::remove_file(path);
+            all_removed &= fs::remove_file(path).is_ok();
+        }
+        if !all_removed {
+            // Leave the staging folder as the sign of an unfinished import: the next import
+            // then looks for unrecorded blobs and removes them.
+            staging.keep();
         }
         return Err(e);
     }
@@ -233,13 +239,15 @@ fn copy(from: &mut dyn Read, to: &mut dyn io::Write, progress: &ProgressBar) -> 
 }
 
 /// Leftovers of an import that crashed: staging folders, and blobs no row owns (a crash between
-/// the move and the commit). Called with the write lock held, so no other import is running.
+/// the move and the commit, which always leaves its staging folder behind). Called with the write
+/// lock held, so no other import is running.
 fn remove_debris(
     conn: &rusqlite::Connection,
     workspace: &Path,
     blobs: &Path,
 ) -> Result<(), DeskError> {
     let io = |what: &str| DeskError::io(format!("cleaning up after an earlier import ({what})"));
+    let mut crashed = false;
     for entry in fs::read_dir(workspace).map_err(io("reading the workspace"))? {
         let entry = entry.map_err(io("reading the workspace"))?;
         let name = entry.file_name();
@@ -247,7 +255,11 @@ fn remove_debris(
             && entry.file_type().is_ok_and(|t| t.is_dir())
         {
             fs::remove_dir_all(entry.path()).map_err(io("removing a staging folder"))?;
+            crashed = true;
         }
+    }
+    if !crashed {
+        return Ok(());
     }
     let mut owned = conn.prepare("SELECT 1 FROM blobs WHERE id = ?1")?;
     let mut removed = false;
@@ -271,6 +283,7 @@ fn remove_debris(
 /// A private staging folder, removed with everything in it when dropped.
 struct Staging {
     dir: PathBuf,
+    keep: bool,
 }
 
 impl Staging {
@@ -284,12 +297,21 @@ impl Staging {
             ));
         }
         create_private_dir(&dir).map_err(DeskError::io("creating a staging folder"))?;
-        Ok(Staging { dir })
+        Ok(Staging { dir, keep: false })
+    }
+}
+
+impl Staging {
+    fn keep(mut self) {
+        self.keep = true;
     }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         // Best effort: anything left is removed by the next import.
         let _ = fs::remove_dir_all(&self.dir);
     }
