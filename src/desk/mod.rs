@@ -1,3 +1,22 @@
-//! The staff side, used only by `sealdesk` on the air-gapped machine.
+//! The staff side, used only by `sealdesk` on the air-gapped machine. It never uses the network.
+//!
+//! A workspace (`workspace`) holds ciphertext exactly as the server stored it plus the staff's
+//! triage; `import` brings bundles in, `decrypt` opens envelopes in memory with the staff
+//! `identity`, and the commands' logic lives one concern per module.
 
+pub mod ack;
+pub mod cases;
+pub mod decrypt;
+mod error;
+pub mod extract;
+pub mod filenames;
 pub mod identity;
+pub mod import;
+pub mod migrations;
+pub mod report;
+pub mod search;
+pub mod triage;
+pub mod view;
+pub mod workspace;
+
+pub use error::DeskError;

@@ -1,0 +1,411 @@
+//! Filenames from sources are hostile. Every attachment name becomes one safe, plain file name
+//! inside the extraction folder, and programs and scripts are flagged before anyone opens them.
+
+use std::collections::HashSet;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Longest name written, in bytes (ext4 and most others allow 255; room is kept for " (NN)").
+pub const MAX_NAME_BYTES: usize = 200;
+/// The name used when nothing usable is left.
+pub const FALLBACK: &str = "attachment";
+/// Longest extension kept when a long name is shortened, in bytes.
+const MAX_EXT_BYTES: usize = 16;
+
+/// Characters that are removed outright: invisible ones used to disguise names, such as the
+/// right-to-left override that makes `invoice\u{202e}fdp.exe` look like `invoiceexe.pdf`.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{061c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+}
+
+/// Characters replaced by `_`: controls (NUL, newline, escape...) and what Windows forbids.
+fn replaced(c: char) -> bool {
+    c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*')
+}
+
+/// A safe single file name for `raw`: NFC; no `/` or `\`, no `..`, no control characters, no
+/// leading dots, no Windows device names or trailing dots and spaces; at most
+/// [`MAX_NAME_BYTES`] bytes keeping the extension; never empty.
+pub fn normalise(raw: &str) -> String {
+    let nfc: String = raw.nfc().collect();
+    // Path-like names keep their words: `../../etc/passwd` becomes `etc_passwd`.
+    let parts: Vec<String> = nfc
+        .split(['/', '\\'])
+        .map(|part| {
+            let cleaned: String = part
+                .chars()
+                .filter(|&c| !invisible(c))
+                .map(|c| if replaced(c) { '_' } else { c })
+                .collect();
+            collapse_dots(cleaned.trim())
+        })
+        .filter(|part| !part.chars().all(|c| c == '.' || c == ' '))
+        .collect();
+    let joined = parts.join("_");
+    let mut name = trim_ends(&joined).to_owned();
+    if is_windows_device(&name) {
+        name.insert(0, '_');
+    }
+    let name = shorten(&name, MAX_NAME_BYTES);
+    if name.is_empty() {
+        FALLBACK.to_owned()
+    } else {
+        name
+    }
+}
+
+/// `a..b` becomes `a.b`: no `..` anywhere in a name.
+fn collapse_dots(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !(c == '.' && out.ends_with('.')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// No leading dots or spaces (hidden files), no trailing dots or spaces (Windows drops them).
+fn trim_ends(s: &str) -> &str {
+    s.trim_start_matches(['.', ' '])
+        .trim_end_matches(['.', ' '])
+}
+
+/// CON, PRN, AUX, NUL, COM1-9, LPT1-9 (with any extension) name devices on Windows.
+fn is_windows_device(name: &str) -> bool {
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_uppercase();
+    let numbered = |prefix: &str| {
+        stem.strip_prefix(prefix).is_some_and(|n| {
+            matches!(
+                n,
+                "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+            )
+        })
+    };
+    matches!(
+        stem.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || numbered("COM")
+        || numbered("LPT")
+}
+
+/// Split off a plausible extension (`.jpg`), if any.
+fn split_ext(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(at)
+            if at > 0
+                && name.len() - at - 1 <= MAX_EXT_BYTES
+                && name[at + 1..].chars().all(char::is_alphanumeric)
+                && at + 1 < name.len() =>
+        {
+            (&name[..at], &name[at..])
+        }
+        _ => (name, ""),
+    }
+}
+
+/// Cut `name` to at most `max` bytes on a character boundary, keeping its extension.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let (stem, ext) = split_ext(name);
+    let room = max - ext.len();
+    let mut cut = room.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let stem = stem[..cut].trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
+}
+
+/// The names given out in one folder. Two names clash if they differ only in letter case or
+/// Unicode form (as they would on a case-insensitive disk, or to a reader's eye).
+#[derive(Default)]
+pub struct NameSet {
+    taken: HashSet<String>,
+}
+
+fn clash_key(name: &str) -> String {
+    name.nfkc().flat_map(char::to_lowercase).collect()
+}
+
+impl NameSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `name` if still free, otherwise `name (2).ext`, `name (3).ext`, ... Marks it taken.
+    pub fn claim(&mut self, name: &str) -> String {
+        let mut candidate = name.to_owned();
+        let mut n = 1u32;
+        while !self.taken.insert(clash_key(&candidate)) {
+            n += 1;
+            candidate = numbered(name, n);
+        }
+        candidate
+    }
+}
+
+/// `stem (n).ext`, still within [`MAX_NAME_BYTES`].
+pub fn numbered(name: &str, n: u32) -> String {
+    let (stem, ext) = split_ext(name);
+    let suffix = format!(" ({n}){ext}");
+    let mut cut = stem.len().min(MAX_NAME_BYTES.saturating_sub(suffix.len()));
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &stem[..cut])
+}
+
+/// Extensions of files that run code when opened, and what each is.
+const RISKY_EXTENSIONS: &[(&str, &str)] = &[
+    ("exe", "a Windows program"),
+    ("com", "a Windows program"),
+    ("scr", "a Windows program (screen saver)"),
+    ("pif", "a Windows program"),
+    ("cpl", "a Windows program (control panel item)"),
+    ("dll", "a Windows program library"),
+    ("sys", "a Windows driver"),
+    ("msi", "a Windows installer"),
+    ("msp", "a Windows installer"),
+    ("msix", "a Windows installer"),
+    ("appx", "a Windows installer"),
+    ("chm", "a Windows help file that can run code"),
+    ("bat", "a Windows script"),
+    ("cmd", "a Windows script"),
+    ("ps1", "a PowerShell script"),
+    ("psm1", "a PowerShell script"),
+    ("vbs", "a Visual Basic script"),
+    ("vbe", "a Visual Basic script"),
+    ("js", "a JavaScript script"),
+    ("jse", "a JavaScript script"),
+    ("mjs", "a JavaScript script"),
+    ("wsf", "a Windows script"),
+    ("wsh", "a Windows script"),
+    ("hta", "a Windows web application"),
+    ("reg", "a Windows registry change"),
+    ("inf", "a Windows setup script"),
+    ("lnk", "a Windows shortcut that can start programs"),
+    ("url", "an internet shortcut"),
+    ("scf", "a Windows shell command file"),
+    ("jar", "a Java program"),
+    ("class", "a Java program"),
+    ("apk", "an Android app"),
+    ("xapk", "an Android app"),
+    ("ipa", "an iPhone app"),
+    ("app", "a macOS program"),
+    ("dmg", "a macOS disk image that can hold programs"),
+    ("pkg", "a macOS installer"),
+    ("command", "a macOS script"),
+    ("scpt", "an AppleScript"),
+    ("applescript", "an AppleScript"),
+    ("sh", "a shell script"),
+    ("bash", "a shell script"),
+    ("zsh", "a shell script"),
+    ("run", "a Linux program"),
+    ("bin", "a program or raw binary"),
+    ("elf", "a Linux program"),
+    ("so", "a Linux program library"),
+    ("appimage", "a Linux program"),
+    ("deb", "a Linux installer"),
+    ("rpm", "a Linux installer"),
+    ("desktop", "a Linux shortcut that can start programs"),
+    ("py", "a Python script"),
+    ("pyw", "a Python script"),
+    ("pl", "a Perl script"),
+    ("rb", "a Ruby script"),
+    ("php", "a PHP script"),
+    ("lua", "a Lua script"),
+    ("docm", "a Word document with macros"),
+    ("dotm", "a Word template with macros"),
+    ("xlsm", "an Excel workbook with macros"),
+    ("xltm", "an Excel template with macros"),
+    ("xlam", "an Excel add-in with macros"),
+    ("xlsb", "an Excel workbook that can hold macros"),
+    ("pptm", "a PowerPoint file with macros"),
+    ("potm", "a PowerPoint template with macros"),
+    ("ppam", "a PowerPoint add-in with macros"),
+    ("ppsm", "a PowerPoint show with macros"),
+    ("sldm", "a PowerPoint slide with macros"),
+    ("doc", "an old Word document, which can hold macros"),
+    ("xls", "an old Excel workbook, which can hold macros"),
+    ("ppt", "an old PowerPoint file, which can hold macros"),
+    ("html", "a web page, which can run scripts"),
+    ("htm", "a web page, which can run scripts"),
+    ("xhtml", "a web page, which can run scripts"),
+    ("mht", "a web archive, which can run scripts"),
+    ("mhtml", "a web archive, which can run scripts"),
+    ("svg", "an image format that can run scripts"),
+    ("iso", "a disk image that can hold programs"),
+    ("img", "a disk image that can hold programs"),
+    ("vhd", "a disk image that can hold programs"),
+    ("vhdx", "a disk image that can hold programs"),
+];
+
+/// Declared content types that announce a program or script.
+const RISKY_TYPES: &[&str] = &[
+    "application/x-msdownload",
+    "application/x-dosexec",
+    "application/x-executable",
+    "application/x-elf",
+    "application/x-mach-binary",
+    "application/x-sh",
+    "application/x-shellscript",
+    "application/javascript",
+    "text/javascript",
+    "application/x-msi",
+    "application/java-archive",
+    "application/vnd.android.package-archive",
+    "application/vnd.ms-word.document.macroenabled.12",
+    "application/vnd.ms-excel.sheet.macroenabled.12",
+    "application/hta",
+];
+
+/// Why a file looks like a program, a script or a macro document, judged by its name (the one
+/// written), its first bytes and its declared type. `None` when nothing suggests it.
+pub fn risk(name: &str, head: &[u8], declared_type: &str) -> Option<String> {
+    let magic = if head.starts_with(b"\x7fELF") {
+        Some("its content is a Linux program (ELF)")
+    } else if head.starts_with(b"MZ") {
+        Some("its content is a Windows program (MZ/PE)")
+    } else if [
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+        b"\xca\xfe\xba\xbe",
+    ]
+    .iter()
+    .any(|m| head.starts_with(*m))
+    {
+        Some("its content is a macOS or Java program (Mach-O / class)")
+    } else if head.starts_with(b"#!") {
+        Some("its content is a script (it starts with #!)")
+    } else if head.starts_with(b"L\x00\x00\x00\x01\x14\x02\x00") {
+        Some("its content is a Windows shortcut (LNK)")
+    } else {
+        None
+    };
+    if let Some(why) = magic {
+        return Some(why.to_owned());
+    }
+    let (_, ext) = split_ext(name);
+    let ext = ext.trim_start_matches('.').to_lowercase();
+    if let Some((_, what)) = RISKY_EXTENSIONS.iter().find(|(e, _)| *e == ext) {
+        return Some(format!("its name ends in .{ext}: {what}"));
+    }
+    let declared = declared_type.trim().to_ascii_lowercase();
+    let declared = declared.split(';').next().unwrap_or("").trim();
+    if RISKY_TYPES.contains(&declared) {
+        return Some(format!("the sender's browser called it {declared}"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_safe(name: &str) {
+        assert!(!name.is_empty());
+        assert!(name.len() <= MAX_NAME_BYTES, "{} bytes", name.len());
+        assert!(!name.contains(['/', '\\', '\0', '\n', '\r']), "{name:?}");
+        assert!(!name.contains(".."), "{name:?}");
+        assert!(!name.starts_with('.'), "{name:?}");
+        assert!(!name.ends_with(['.', ' ']), "{name:?}");
+        assert!(!name.chars().any(char::is_control), "{name:?}");
+        assert!(!is_windows_device(name), "{name:?}");
+        let nfc: String = name.nfc().collect();
+        assert_eq!(nfc, name);
+    }
+
+    #[test]
+    fn hostile_names_become_plain_names() {
+        let cases = [
+            ("../../etc/passwd", "etc_passwd"),
+            ("C:\\x", "C__x"),
+            (
+                "..\\..\\windows\\system32\\cmd.exe",
+                "windows_system32_cmd.exe",
+            ),
+            ("/etc/shadow", "etc_shadow"),
+            ("a\0b.txt", "a_b.txt"),
+            ("line\nbreak.txt", "line_break.txt"),
+            ("\u{1b}[31mred.txt", "_[31mred.txt"),
+            (".bashrc", "bashrc"),
+            ("...", FALLBACK),
+            ("..", FALLBACK),
+            ("", FALLBACK),
+            ("   ", FALLBACK),
+            ("CON", "_CON"),
+            ("con.txt", "_con.txt"),
+            ("LPT1.doc", "_LPT1.doc"),
+            ("COM10.txt", "COM10.txt"),
+            ("report. ", "report"),
+            ("a..b.pdf", "a.b.pdf"),
+            ("invoice\u{202e}fdp.exe", "invoicefdp.exe"),
+            ("фото задержания.jpg", "фото задержания.jpg"),
+        ];
+        for (raw, want) in cases {
+            let got = normalise(raw);
+            assert_eq!(got, want, "{raw:?}");
+            is_safe(&got);
+        }
+        // The output is NFC even when the input is not.
+        assert_eq!(normalise("Rusta\u{301}m.txt"), "Rustám.txt");
+    }
+
+    #[test]
+    fn long_names_keep_their_extension_and_character_boundaries() {
+        let long = format!("{}.jpeg", "я".repeat(2500)); // 5,000 bytes of Cyrillic
+        let got = normalise(&long);
+        is_safe(&got);
+        assert!(got.ends_with(".jpeg"));
+        assert!(got.len() > MAX_NAME_BYTES - 4);
+        let no_ext = normalise(&"x".repeat(5000));
+        assert_eq!(no_ext.len(), MAX_NAME_BYTES);
+    }
+
+    #[test]
+    fn clashes_by_case_and_unicode_form_are_numbered() {
+        let mut set = NameSet::new();
+        assert_eq!(set.claim("Photo.jpg"), "Photo.jpg");
+        assert_eq!(set.claim("photo.JPG"), "photo (2).JPG");
+        assert_eq!(set.claim("PHOTO.jpg"), "PHOTO (3).jpg");
+        // "é" precomposed and decomposed: the same name to a reader.
+        let nfc = normalise("caf\u{e9}.txt");
+        let nfd = normalise("cafe\u{301}.txt");
+        assert_eq!(set.claim(&nfc), "café.txt");
+        assert_eq!(set.claim(&nfd), "café (2).txt");
+        // Numbering a maximal name stays within bounds.
+        let long = normalise(&format!("{}.png", "z".repeat(400)));
+        assert_eq!(set.claim(&long), long);
+        let second = set.claim(&long);
+        assert!(second.ends_with(" (2).png") && second.len() <= MAX_NAME_BYTES);
+    }
+
+    #[test]
+    fn programs_and_scripts_are_flagged_by_name_content_or_type() {
+        assert!(risk("x.exe", b"", "").unwrap().contains(".exe"));
+        assert!(risk("photo.jpg.EXE", b"", "").is_some());
+        assert!(risk("run.sh", b"", "").is_some());
+        assert!(risk("budget.xlsm", b"", "").unwrap().contains("macros"));
+        assert!(risk("photo.jpg", b"MZ\x90\x00", "image/jpeg")
+            .unwrap()
+            .contains("Windows program"));
+        assert!(risk("notes.txt", b"#!/bin/sh\nrm -rf ~", "text/plain").is_some());
+        assert!(risk("a", b"\x7fELF\x02", "").unwrap().contains("ELF"));
+        assert!(risk("a", b"\xcf\xfa\xed\xfe", "").is_some());
+        assert!(risk("a.bin2", b"", "application/x-msdownload").is_some());
+        assert!(risk("photo.jpg", b"\xff\xd8\xff\xe0", "image/jpeg").is_none());
+        assert!(risk("statement.pdf", b"%PDF-1.7", "application/pdf").is_none());
+    }
+}

@@ -1,0 +1,175 @@
+//! Test helpers shared by the desk tests and the desk benchmark: real submissions sealed with
+//! the intake's own sealing code, and bundles written byte for byte from the format in
+//! notes/BUNDLE-SPEC.md (independent of any Rust writer API, so tests can also craft hostile
+//! bundles).
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+
+use ed25519_dalek::{Signer, SigningKey};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use sealdrop::keys::Recipients;
+use sealdrop::seal::{AttachmentInfo, Envelope, Sealer};
+
+/// What a source sends.
+#[derive(Clone, Default)]
+pub struct Source {
+    pub message: String,
+    pub contact: Option<String>,
+    /// (file name as the browser sent it, declared type, bytes)
+    pub attachments: Vec<(String, String, Vec<u8>)>,
+}
+
+impl Source {
+    pub fn text(message: &str) -> Source {
+        Source {
+            message: message.to_owned(),
+            ..Source::default()
+        }
+    }
+
+    pub fn with_file(mut self, name: &str, content_type: &str, bytes: &[u8]) -> Source {
+        self.attachments
+            .push((name.to_owned(), content_type.to_owned(), bytes.to_vec()));
+        self
+    }
+}
+
+/// One blob as the server stores it.
+#[derive(Clone)]
+pub struct Blob {
+    pub id: String,
+    pub kind: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// One submission as the server stores it: the envelope blob first.
+#[derive(Clone)]
+pub struct Sealed {
+    pub id: String,
+    pub arrived: String,
+    pub blobs: Vec<Blob>,
+}
+
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn seal(recipients: &Recipients, plain: &[u8], pad: u8) -> (Vec<u8>, u64) {
+    let mut sealer = Sealer::new(recipients, Vec::new()).unwrap();
+    sealer.write(plain).unwrap();
+    let sealed = sealer.finish(pad).unwrap();
+    (sealed.output, sealed.true_len)
+}
+
+/// Seal a submission exactly as the intake does: each attachment padded with zeros, then the
+/// envelope (JSON padded with spaces).
+pub fn seal_submission(recipients: &Recipients, arrived: &str, source: &Source) -> Sealed {
+    let id = new_id();
+    let mut envelope = Envelope::new(id.clone(), arrived.to_owned());
+    envelope
+        .fields
+        .insert("message".into(), source.message.clone());
+    if let Some(contact) = &source.contact {
+        envelope.fields.insert("contact".into(), contact.clone());
+    }
+    let mut blobs = Vec::new();
+    for (name, content_type, bytes) in &source.attachments {
+        let (ciphertext, true_len) = seal(recipients, bytes, 0);
+        let blob = new_id();
+        envelope.attachments.push(AttachmentInfo {
+            blob: blob.clone(),
+            name: name.clone(),
+            content_type: content_type.clone(),
+            length: true_len,
+        });
+        blobs.push(Blob {
+            id: blob,
+            kind: "attachment",
+            bytes: ciphertext,
+        });
+    }
+    let (ciphertext, _) = seal(recipients, &envelope.to_json(), b' ');
+    blobs.insert(
+        0,
+        Blob {
+            id: new_id(),
+            kind: "envelope",
+            bytes: ciphertext,
+        },
+    );
+    Sealed {
+        id,
+        arrived: arrived.to_owned(),
+        blobs,
+    }
+}
+
+/// The bytes of a version-1 bundle holding `subs`, signed by `key`.
+pub fn bundle_bytes(key: &SigningKey, bundle_id: &str, created: &str, subs: &[Sealed]) -> Vec<u8> {
+    let manifest = serde_json::json!({
+        "format": "sealdrop-bundle",
+        "version": 1,
+        "bundle_id": bundle_id,
+        "server_key": hex::encode(key.verifying_key().as_bytes()),
+        "created": created,
+        "submissions": subs.iter().map(|s| serde_json::json!({
+            "id": s.id,
+            "arrived": s.arrived,
+            "envelope_blob": s.blobs[0].id,
+            "blobs": s.blobs.iter().map(|b| serde_json::json!({
+                "id": b.id,
+                "kind": b.kind,
+                "size": b.bytes.len(),
+                "sha256": hex::encode(Sha256::digest(&b.bytes)),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    let json = serde_json::to_vec(&manifest).unwrap();
+    let mut out = Vec::new();
+    out.extend_from_slice(b"sealdrop-bundle\n");
+    out.extend_from_slice(&1u32.to_be_bytes());
+    out.extend_from_slice(&(json.len() as u32).to_be_bytes());
+    out.extend_from_slice(&json);
+    let signature = key.sign(&out);
+    out.extend_from_slice(&signature.to_bytes());
+    for s in subs {
+        for b in &s.blobs {
+            out.extend_from_slice(&b.bytes);
+        }
+    }
+    out
+}
+
+/// Write a bundle file.
+pub fn write_bundle(path: &Path, key: &SigningKey, subs: &[Sealed]) -> String {
+    let bundle_id = new_id();
+    let bytes = bundle_bytes(key, &bundle_id, "2026-11-28", subs);
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(&bytes).unwrap();
+    f.sync_all().unwrap();
+    bundle_id
+}
+
+/// The server's signing key, made fresh for a test.
+pub fn signing_key() -> SigningKey {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    SigningKey::from_bytes(&secret)
+}
+
+/// Fingerprint text as `sealdrop fingerprint` prints it: 64 hex digits in groups of 4.
+pub fn fingerprint(key: &SigningKey) -> String {
+    let hex = hex::encode(key.verifying_key().as_bytes());
+    hex.as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
