@@ -17,7 +17,7 @@ use super::AppState;
 use crate::day::arrival_date;
 use crate::events::event;
 use crate::seal::{AttachmentInfo, Envelope};
-use crate::store::{new_id, BlobKind, NewSubmission, StoreError};
+use crate::store::{new_id, NewSubmission, StoreError};
 
 /// Longest optional contact line, in bytes.
 pub const MAX_CONTACT_BYTES: usize = 1000;
@@ -110,7 +110,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
             .fields
             .insert("contact".into(), String::from(contact.as_str()));
     }
-    let mut blobs = Vec::with_capacity(parts.attachments.len() + 1);
+    let mut attachments = Vec::with_capacity(parts.attachments.len());
     for (info, finished) in parts.attachments {
         envelope.attachments.push(AttachmentInfo {
             blob: finished.blob.blob.id().to_owned(),
@@ -118,23 +118,23 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
             content_type: info.content_type,
             length: finished.true_len,
         });
-        blobs.push(finished.blob);
+        attachments.push(finished.blob);
     }
     let sealed_envelope = target
-        .seal_bytes(envelope.to_json(), BlobKind::Envelope, b' ')
-        .await
-        .map_err(|e| upload_refusal("sealing an envelope", e))?;
+        .seal_envelope(&envelope.to_json())
+        .map_err(|e| internal("sealing an envelope", e))?;
     drop(envelope);
-    blobs.insert(0, sealed_envelope.blob);
 
     app.store
         .commit(NewSubmission {
             id,
             arrived: date,
-            blobs,
+            envelope: sealed_envelope,
+            attachments,
         })
         .await
-        .map_err(|e| internal("committing a submission", e))
+        .map(drop)
+        .map_err(commit_refusal)
 }
 
 /// The form's content, read and sealed.
@@ -292,6 +292,13 @@ fn upload_refusal(doing: &str, e: UploadError) -> Refusal {
         return Refusal::Full;
     }
     internal(doing, e)
+}
+
+fn commit_refusal(e: StoreError) -> Refusal {
+    match e {
+        StoreError::Full(_) => Refusal::Full,
+        e => internal("committing a submission", e),
+    }
 }
 
 /// Log a server-side fault (what failed, never what was being sent) and refuse.

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::keys::Recipients;
 use crate::seal::{SealError, Sealer};
 use crate::store::blobs::BlobWriter;
-use crate::store::{BlobDirs, BlobKind, NewBlob};
+use crate::store::{BlobDirs, NewBlob};
 
 /// Chunks in flight per upload (each at most one read from the socket, typically 8-64 KiB).
 const CHANNEL_DEPTH: usize = 8;
@@ -56,39 +56,32 @@ pub struct SealTarget {
 }
 
 impl SealTarget {
-    /// Seal one blob synchronously: `feed` writes the plaintext, then padding with `pad` bytes.
+    /// Seal one attachment synchronously: `feed` writes the plaintext, then zero padding.
     fn seal_with(
         &self,
-        kind: BlobKind,
-        pad: u8,
         feed: impl FnOnce(&mut Sealer<BlobWriter<'_>>) -> Result<(), UploadError>,
     ) -> Result<FinishedBlob, UploadError> {
         let mut blob = self.dirs.start_blob()?;
         let true_len = {
             let mut sealer = Sealer::new(&self.recipients, blob.writer())?;
             feed(&mut sealer)?;
-            sealer.finish(pad)?.true_len
+            sealer.finish(0)?.true_len
         };
         let size = blob.finish(self.arrived)?;
         Ok(FinishedBlob {
-            blob: NewBlob { blob, kind, size },
+            blob: NewBlob { blob, size },
             true_len,
         })
     }
 
-    /// Seal a small plaintext held in memory (the envelope), off the async threads.
-    pub async fn seal_bytes(
-        &self,
-        plaintext: zeroize::Zeroizing<Vec<u8>>,
-        kind: BlobKind,
-        pad: u8,
-    ) -> Result<FinishedBlob, UploadError> {
-        let target = self.clone();
-        tokio::task::spawn_blocking(move || {
-            target.seal_with(kind, pad, |s| Ok(s.write(&plaintext)?))
-        })
-        .await
-        .map_err(|_| UploadError::WorkerLost)?
+    /// Seal the envelope in memory, padded with spaces so it stays valid JSON.
+    ///
+    /// It is a few KiB: sealing costs one key agreement per recipient, well under a
+    /// millisecond, so it runs right here; the committer writes the ciphertext with its batch.
+    pub fn seal_envelope(&self, json: &[u8]) -> Result<Vec<u8>, SealError> {
+        let mut sealer = Sealer::new(&self.recipients, Vec::with_capacity(json.len() + 1024))?;
+        sealer.write(json)?;
+        Ok(sealer.finish(b' ')?.output)
     }
 
     /// Start streaming an attachment.
@@ -96,7 +89,7 @@ impl SealTarget {
         let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_DEPTH);
         let target = self.clone();
         let worker = tokio::task::spawn_blocking(move || {
-            target.seal_with(BlobKind::Attachment, 0, |sealer| loop {
+            target.seal_with(|sealer| loop {
                 match rx.blocking_recv() {
                     Some(Msg::Chunk(chunk)) => sealer.write(&chunk)?,
                     Some(Msg::Finish) => return Ok(()),

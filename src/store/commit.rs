@@ -3,20 +3,22 @@
 //! While one batch waits on its fsyncs, new submissions queue up; the next batch takes all of
 //! them, so under load many submissions share one directory fsync and one WAL fsync.
 
+use std::io::Write;
 use std::sync::mpsc;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::blobs::{sync_contents, sync_dir, BlobDirs};
-use super::{NewSubmission, StoreError};
+use super::{BlobKind, NewBlob, NewSubmission, StoreError};
 use crate::events::event;
 
 /// The most submissions one transaction takes by default (bounds the time a batch holds the
 /// writer). 1 turns group commit off: the naive design, kept for benchmarks to compare against.
 pub const DEFAULT_MAX_BATCH: usize = 512;
 
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+/// Each submission is answered with its envelope's blob id, or why the batch failed.
+type Reply = oneshot::Sender<Result<String, StoreError>>;
 
 pub(super) struct Committer {
     queue: mpsc::Sender<(NewSubmission, Reply)>,
@@ -35,7 +37,7 @@ impl Committer {
         Ok(Committer { queue })
     }
 
-    pub(super) async fn commit(&self, submission: NewSubmission) -> Result<(), StoreError> {
+    pub(super) async fn commit(&self, submission: NewSubmission) -> Result<String, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.queue
             .send((submission, tx))
@@ -66,9 +68,12 @@ fn run(
                 submissions.len()
             ));
         }
-        for reply in replies {
+        for (i, reply) in replies.into_iter().enumerate() {
             let _ = reply.send(match &result {
-                Ok(()) => Ok(()),
+                Ok(envelope_ids) => Ok(envelope_ids[i].clone()),
+                Err(StoreError::Io(e)) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                    Err(StoreError::Full("the disk filled up"))
+                }
                 Err(e) => Err(StoreError::CommitFailed(e.to_string())),
             });
         }
@@ -80,39 +85,58 @@ fn commit_batch(
     conn: &mut Connection,
     dirs: &BlobDirs,
     submissions: &mut [NewSubmission],
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
+    let mut written = Vec::with_capacity(submissions.len());
+    for s in submissions.iter() {
+        written.push(write_envelope(dirs, s)?);
+    }
     let mut moved = Vec::new();
-    let result = move_and_record(conn, dirs, submissions, &mut moved);
-    if result.is_err() {
+    let result = move_and_record(conn, dirs, submissions, &written, &mut moved);
+    if let Err(e) = result {
         // Undo the moves so nothing unrecorded stays in blobs/.
         for id in &moved {
             let _ = std::fs::remove_file(dirs.blob_path(id));
         }
         let _ = sync_dir(&dirs.blobs);
-        return result;
+        return Err(e);
     }
-    for blob in submissions.iter_mut().flat_map(|s| s.blobs.iter_mut()) {
-        blob.blob.mark_committed();
+    let envelope_ids = written.iter().map(|e| e.blob.id().to_owned()).collect();
+    for blob in written.iter_mut().map(|e| &mut e.blob).chain(
+        submissions
+            .iter_mut()
+            .flat_map(|s| s.attachments.iter_mut().map(|a| &mut a.blob)),
+    ) {
+        blob.mark_committed();
     }
-    Ok(())
+    Ok(envelope_ids)
+}
+
+/// Write a submission's sealed envelope to a new blob under `incoming/`.
+fn write_envelope(dirs: &BlobDirs, submission: &NewSubmission) -> Result<NewBlob, StoreError> {
+    let mut blob = dirs.start_blob()?;
+    blob.writer().write_all(&submission.envelope)?;
+    let size = blob.finish(submission.arrived.start())?;
+    Ok(NewBlob { blob, size })
 }
 
 fn move_and_record(
     conn: &mut Connection,
     dirs: &BlobDirs,
     submissions: &[NewSubmission],
+    envelopes: &[NewBlob],
     moved: &mut Vec<String>,
 ) -> Result<(), StoreError> {
     // The protocol, once for the whole batch: contents durable, then moved into blobs/, then
     // the moves durable, then the index transaction (its own WAL fsync).
-    let blobs: Vec<_> = submissions
+    let all: Vec<&NewBlob> = envelopes
         .iter()
-        .flat_map(|s| s.blobs.iter().map(|b| &b.blob))
+        .chain(submissions.iter().flat_map(|s| s.attachments.iter()))
         .collect();
-    sync_contents(dirs, &blobs)?;
-    for blob in submissions.iter().flat_map(|s| s.blobs.iter()) {
-        blob.blob.move_into(dirs)?;
-        moved.push(blob.blob.id().to_owned());
+    let incoming: Vec<_> = all.iter().map(|b| &b.blob).collect();
+    sync_contents(dirs, &incoming)?;
+    for blob in &incoming {
+        blob.move_into(dirs)?;
+        moved.push(blob.id().to_owned());
     }
     sync_dir(&dirs.blobs)?;
     let tx = conn.transaction()?;
@@ -123,13 +147,12 @@ fn move_and_record(
         let mut add_blob = tx.prepare_cached(
             "INSERT INTO blobs (id, submission_id, kind, size) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for s in submissions {
-            let envelope = s.blobs.first().ok_or_else(|| {
-                StoreError::CommitFailed("a submission without an envelope".into())
-            })?;
+        for (s, envelope) in submissions.iter().zip(envelopes) {
             add_submission.execute((&s.id, s.arrived.to_string(), envelope.blob.id()))?;
-            for b in &s.blobs {
-                add_blob.execute((b.blob.id(), &s.id, b.kind.as_str(), b.size as i64))?;
+            let blobs = std::iter::once((envelope, BlobKind::Envelope))
+                .chain(s.attachments.iter().map(|a| (a, BlobKind::Attachment)));
+            for (b, kind) in blobs {
+                add_blob.execute((b.blob.id(), &s.id, kind.as_str(), b.size as i64))?;
             }
         }
     }

@@ -75,11 +75,10 @@ impl BlobKind {
     }
 }
 
-/// A sealed, fsync'd blob waiting to be committed.
+/// A sealed attachment, written under `incoming/`, waiting to be committed.
 #[derive(Debug)]
 pub struct NewBlob {
     pub blob: IncomingBlob,
-    pub kind: BlobKind,
     /// Ciphertext size on disk.
     pub size: u64,
 }
@@ -89,8 +88,10 @@ pub struct NewBlob {
 pub struct NewSubmission {
     pub id: String,
     pub arrived: Date,
-    /// The envelope first, then the attachments.
-    pub blobs: Vec<NewBlob>,
+    /// The sealed envelope (age ciphertext). It is small, so the committer writes its file as
+    /// part of the batch instead of each upload handing it to a blocking thread of its own.
+    pub envelope: Vec<u8>,
+    pub attachments: Vec<NewBlob>,
 }
 
 /// The data directory, opened.
@@ -221,12 +222,14 @@ impl Store {
         &self.inner.dirs
     }
 
-    /// Make a submission durable. Returns once it is on disk and in the index.
-    pub async fn commit(&self, submission: NewSubmission) -> Result<(), StoreError> {
-        let bytes: u64 = submission.blobs.iter().map(|b| b.size).sum();
-        self.inner.committer.commit(submission).await?;
+    /// Make a submission durable. Returns once it is on disk and in the index, with the blob id
+    /// its envelope was stored under.
+    pub async fn commit(&self, submission: NewSubmission) -> Result<String, StoreError> {
+        let bytes: u64 = submission.envelope.len() as u64
+            + submission.attachments.iter().map(|b| b.size).sum::<u64>();
+        let envelope_blob = self.inner.committer.commit(submission).await?;
         self.inner.stored_bytes.fetch_add(bytes, Ordering::Relaxed);
-        Ok(())
+        Ok(envelope_blob)
     }
 
     /// Set aside room for an upload of up to `bytes` of ciphertext, or say the storage is full.

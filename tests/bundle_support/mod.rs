@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use sealdrop::day::Date;
 use sealdrop::keys::Recipients;
 use sealdrop::seal::{AttachmentInfo, Envelope, Sealer};
-use sealdrop::store::{new_id, BlobKind, NewBlob, NewSubmission, Quota, Store};
+use sealdrop::store::{new_id, NewBlob, NewSubmission, Quota, Store};
 
 /// A staff member: an age identity and the recipients file the server would hold.
 pub struct Staff {
@@ -93,7 +93,7 @@ pub fn add_submissions(data_dir: &Path, staff: &Staff, specs: &[Spec]) -> Vec<Ma
             .insert("message".into(), spec.message.clone());
         let mut blobs = Vec::new();
         for (name, data) in &spec.attachments {
-            let (blob, true_len) = seal(&store, staff, spec.arrived, data, 0, BlobKind::Attachment);
+            let (blob, true_len) = seal(&store, staff, spec.arrived, data);
             envelope.attachments.push(AttachmentInfo {
                 blob: blob.blob.id().to_owned(),
                 name: name.clone(),
@@ -102,17 +102,19 @@ pub fn add_submissions(data_dir: &Path, staff: &Staff, specs: &[Spec]) -> Vec<Ma
             });
             blobs.push(blob);
         }
-        let json = envelope.to_json();
-        let (env_blob, _) = seal(&store, staff, spec.arrived, &json, b' ', BlobKind::Envelope);
-        blobs.insert(0, env_blob);
-        let blob_ids = blobs.iter().map(|b| b.blob.id().to_owned()).collect();
-        runtime
+        let mut sealer = Sealer::new(&staff.recipients, Vec::new()).unwrap();
+        sealer.write(&envelope.to_json()).unwrap();
+        let sealed_envelope = sealer.finish(b' ').unwrap().output;
+        let mut blob_ids: Vec<String> = blobs.iter().map(|b| b.blob.id().to_owned()).collect();
+        let envelope_blob = runtime
             .block_on(store.commit(NewSubmission {
                 id: id.clone(),
                 arrived: spec.arrived,
-                blobs,
+                envelope: sealed_envelope,
+                attachments: blobs,
             }))
             .unwrap();
+        blob_ids.insert(0, envelope_blob);
         made.push(Made {
             id,
             arrived: spec.arrived,
@@ -124,22 +126,16 @@ pub fn add_submissions(data_dir: &Path, staff: &Staff, specs: &[Spec]) -> Vec<Ma
     made
 }
 
-fn seal(
-    store: &Store,
-    staff: &Staff,
-    arrived: Date,
-    data: &[u8],
-    pad: u8,
-    kind: BlobKind,
-) -> (NewBlob, u64) {
+/// Seal an attachment into a blob under `incoming/`, as the intake's upload worker does.
+fn seal(store: &Store, staff: &Staff, arrived: Date, data: &[u8]) -> (NewBlob, u64) {
     let mut blob = store.dirs().start_blob().unwrap();
     let true_len = {
         let mut sealer = Sealer::new(&staff.recipients, blob.writer()).unwrap();
         sealer.write(data).unwrap();
-        sealer.finish(pad).unwrap().true_len
+        sealer.finish(0).unwrap().true_len
     };
     let size = blob.finish(arrived.start()).unwrap();
-    (NewBlob { blob, kind, size }, true_len)
+    (NewBlob { blob, size }, true_len)
 }
 
 /// Decrypt an age file with the staff identity.
