@@ -12,5 +12,7 @@ pub mod desk;
 pub mod events;
 pub mod intake;
 pub mod keys;
+pub mod migrate;
 pub mod seal;
 pub mod store;
+pub mod wiped;

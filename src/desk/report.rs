@@ -203,23 +203,9 @@ fn json(rows: &[Row]) -> Zeroizing<String> {
             message: &row.message,
         })
         .collect();
-    // Measured first, then written into a buffer that never reallocates (see `view::render`).
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer_pretty(&mut count, &out).expect("serialising to memory cannot fail");
-    let mut bytes = Vec::with_capacity(count.0 + 1);
-    serde_json::to_writer_pretty(&mut bytes, &out).expect("serialising to memory cannot fail");
-    bytes.push(b'\n');
-    Zeroizing::new(String::from_utf8(bytes).expect("serde_json writes UTF-8"))
+    let mut bytes = crate::wiped::json(&out, crate::wiped::JsonStyle::Pretty);
+    // serde_json writes UTF-8; moving the bytes into a String keeps the same allocation.
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *bytes)).expect("serde_json writes UTF-8"))
 }
 
 /// A fenced code block holding `text` verbatim: the fence is longer than any run of backticks

@@ -13,23 +13,7 @@ use super::search::SearchResult;
 use super::triage::Note;
 use crate::seal::Envelope;
 
-/// Render text that holds plaintext into a buffer sized exactly beforehand, so it never
-/// reallocates (a reallocation would leave an unwiped copy behind), and is wiped when dropped.
-pub fn render(f: impl Fn(&mut dyn Write) -> fmt::Result) -> Zeroizing<String> {
-    struct Count(usize);
-    impl Write for Count {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            self.0 += s.len();
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    f(&mut count).expect("formatting into memory cannot fail");
-    let mut out = Zeroizing::new(String::with_capacity(count.0));
-    f(&mut *out).expect("formatting into memory cannot fail");
-    debug_assert_eq!(out.capacity(), count.0);
-    out
-}
+pub use crate::wiped::render;
 
 /// Source text made safe for a terminal, written without copying: control characters (escape
 /// sequences included) and text-direction overrides become U+FFFD. With `multiline`, newlines

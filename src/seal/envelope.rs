@@ -3,10 +3,8 @@
 //!
 //! Trailing padding is ASCII spaces, so a padded envelope is still valid JSON for `age -d | jq`.
 
-use std::collections::BTreeMap;
-use std::io::Write;
-
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use zeroize::{Zeroize, Zeroizing};
 
 /// What `format` says in every envelope this version writes.
@@ -63,26 +61,8 @@ impl Envelope {
     }
 
     /// Serialise into a buffer that is wiped when dropped.
-    ///
-    /// The exact size is measured first so the buffer never reallocates (a reallocation would
-    /// leave an unwiped copy of the plaintext behind in freed memory).
     pub fn to_json(&self) -> Zeroizing<Vec<u8>> {
-        struct Count(usize);
-        impl Write for Count {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0 += buf.len();
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut count = Count(0);
-        serde_json::to_writer(&mut count, self).expect("serialising to memory cannot fail");
-        let mut out = Zeroizing::new(Vec::with_capacity(count.0));
-        serde_json::to_writer(&mut *out, self).expect("serialising to memory cannot fail");
-        debug_assert_eq!(out.capacity(), count.0);
-        out
+        crate::wiped::json(self, crate::wiped::JsonStyle::Compact)
     }
 }
 

@@ -1,13 +1,14 @@
-//! Schema changes: the numbered plain-SQL files in `migrations/`, applied in order at start-up,
-//! each once, each in its own transaction together with its record in `schema_migrations`.
+//! The index's schema: the numbered plain-SQL files in `migrations/`, applied in order at
+//! start-up by the shared runner in `crate::migrate`.
 
 use rusqlite::Connection;
 
 use super::StoreError;
+use crate::migrate::{self, MigrateError, Migration};
 
 /// Every migration, in order. They are compiled in so the binary does not depend on its working
 /// directory; a test checks this list against the files in `migrations/`.
-pub const MIGRATIONS: &[(u32, &str, &str)] = &[
+pub const MIGRATIONS: &[Migration] = &[
     (
         1,
         "0001_initial.sql",
@@ -22,37 +23,11 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[
 
 /// Apply every migration the database has not seen yet.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-             version INTEGER PRIMARY KEY NOT NULL,
-             name    TEXT NOT NULL
-         )",
-    )?;
-    let newest: Option<u32> =
-        conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| {
-            r.get(0)
-        })?;
-    let known = MIGRATIONS.last().map_or(0, |m| m.0);
-    if let Some(newest) = newest.filter(|&v| v > known) {
-        return Err(StoreError::SchemaTooNew {
-            found: newest,
-            known,
-        });
-    }
-    for &(version, name, sql) in MIGRATIONS {
-        if newest.is_some_and(|n| version <= n) {
-            continue;
-        }
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .map_err(|source| StoreError::Migration { name, source })?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-            (version, name),
-        )?;
-        tx.commit()?;
-    }
-    Ok(())
+    migrate::apply(conn, MIGRATIONS).map_err(|e| match e {
+        MigrateError::Db(e) => StoreError::Db(e),
+        MigrateError::Failed { name, source } => StoreError::Migration { name, source },
+        MigrateError::TooNew { found, known } => StoreError::SchemaTooNew { found, known },
+    })
 }
 
 #[cfg(test)]
@@ -62,32 +37,13 @@ mod tests {
     #[test]
     fn list_matches_the_migrations_folder() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.ends_with(".sql"))
-            .collect();
-        files.sort();
-        let listed: Vec<String> = MIGRATIONS.iter().map(|m| m.1.to_owned()).collect();
-        assert_eq!(
-            files, listed,
-            "add every migrations/*.sql file to MIGRATIONS, in order"
-        );
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.0 as usize, i + 1);
-            assert!(m.1.starts_with(&format!("{:04}_", m.0)));
-        }
+        migrate::check_list_matches_folder(dir.as_ref(), MIGRATIONS);
     }
 
     #[test]
-    fn applies_once_and_refuses_a_newer_schema() {
+    fn refuses_a_newer_schema_with_the_store_error() {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn).unwrap();
-        apply(&mut conn).unwrap();
-        let n: u32 = conn
-            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n as usize, MIGRATIONS.len());
         conn.execute("INSERT INTO schema_migrations VALUES (999, 'future')", [])
             .unwrap();
         assert!(matches!(
