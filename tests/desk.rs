@@ -791,3 +791,30 @@ fn commands_without_a_workspace_say_how_to_make_one() {
         "list must not create a workspace"
     );
 }
+
+#[test]
+fn extract_does_not_depend_on_the_order_of_attachments_in_the_bundle() {
+    // `sealdrop export` lists a submission's attachments by blob id; the envelope lists them in
+    // the order the source chose them. The format says that order carries no meaning.
+    let staff = Staff::new();
+    let mut s = staff.seal(
+        "2026-11-21",
+        &Source::text("three files")
+            .with_file("a.txt", "text/plain", b"first")
+            .with_file("b.txt", "text/plain", b"second")
+            .with_file("c.txt", "text/plain", b"third"),
+    );
+    s.blobs[1..].reverse();
+    let bundle = staff.bundle("reordered.sdb", std::slice::from_ref(&s));
+    staff.ok(&["import", bundle.to_str().unwrap()]);
+    let dest = staff.path("out");
+    staff.ok(&["extract", &s.id[..8], "--to", dest.to_str().unwrap()]);
+    let folder = dest.join(format!("sealdrop-2026-11-21-{}", &s.id[..8]));
+    for (name, bytes) in [
+        ("a.txt", b"first".as_slice()),
+        ("b.txt", b"second"),
+        ("c.txt", b"third"),
+    ] {
+        assert_eq!(std::fs::read(folder.join(name)).unwrap(), bytes, "{name}");
+    }
+}

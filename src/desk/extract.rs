@@ -5,6 +5,7 @@
 //! relative to that folder, O_EXCL and O_NOFOLLOW, never a path built from source input), with
 //! its true length: the Padmé padding is stripped and checked.
 
+use std::collections::HashSet;
 use std::fs::{DirBuilder, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -56,10 +57,13 @@ pub fn extract(
     let case = cases::get(ws.conn(), id)?;
     let blobs = ws.blobs_dir();
     let envelope = open_envelope(&blobs, keyring, &case)?;
-    let known = cases::attachment_blobs(ws.conn(), id)?;
-    for (i, a) in envelope.attachments.iter().enumerate() {
-        // The envelope may only point at this submission's own blobs, each once.
-        if known.get(i) != Some(&a.blob) {
+    let mut known: HashSet<String> = cases::attachment_blobs(ws.conn(), id)?
+        .into_iter()
+        .collect();
+    for a in &envelope.attachments {
+        // The envelope may only point at this submission's own blobs, each once. Not by
+        // position: the bundle lists attachments by blob id, not in the envelope's order.
+        if !known.remove(&a.blob) {
             return Err(DeskError::Envelope {
                 id: case.id.clone(),
                 problem: "its envelope names an attachment that is not part of it".into(),
