@@ -9,7 +9,10 @@
 //!   file followed by `sync` (the durable-disk ceiling);
 //! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads.
 //!
-//! Settings: BENCH_UPLOAD_MIB (default 1024), BENCH_TIPS_SECS (default 8), BENCH_DIR (default
+//! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 3) and medians are
+//! reported, since this machine's disk speed drifts from minute to minute.
+//!
+//! Settings: BENCH_UPLOAD_MIB (default 1024), BENCH_TIPS_SECS (default 5), BENCH_DIR (default
 //! target/bench, on the same disk as the build), BENCH_ONLY (tips, large or memory: run one part).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -45,7 +48,6 @@ impl Drop for Server {
 impl Server {
     fn start(dir: &Path, name: &str, extra_env: &[(&str, &str)]) -> Server {
         let data_dir = dir.join(name);
-        let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).unwrap();
         let keys = dir.join(format!("{name}-recipients.txt"));
         let id = age::x25519::Identity::generate();
@@ -231,13 +233,25 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let dir = PathBuf::from(
+    let base = PathBuf::from(
         std::env::var("BENCH_DIR")
             .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench").into()),
     );
+    // Servers' data directories live under runs/, and a previous run's are deleted before this
+    // one measures anything: ext4 skips inodes freed in the last ~30 s when it allocates new
+    // ones, so creating thousands of files right after deleting thousands is far slower than a
+    // server's normal state.
+    let runs = base.join("runs");
+    if runs.exists() {
+        std::fs::remove_dir_all(&runs).unwrap();
+        println!("(removed a previous run's data; waiting 35 s for ext4 to settle)");
+        std::thread::sleep(Duration::from_secs(35));
+    }
+    let dir = runs.join(std::process::id().to_string());
     std::fs::create_dir_all(&dir).unwrap();
     let mib = env_u64("BENCH_UPLOAD_MIB", 1024);
-    let secs = env_u64("BENCH_TIPS_SECS", 8);
+    let secs = env_u64("BENCH_TIPS_SECS", 5);
+    let rounds = env_u64("BENCH_ROUNDS", 3) as usize;
     println!("sealdrop intake benchmarks ({} cores)", num_cpus());
 
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
@@ -245,43 +259,67 @@ fn main() {
 
     // 1. Small tips.
     if run("tips") {
-        small_tips_report(&dir, secs);
+        small_tips_report(&dir, secs, rounds);
     }
     if run("large") {
-        large_upload_report(&dir, mib);
+        large_upload_report(&dir, mib, rounds);
     }
     if run("memory") {
         memory_report(&dir, mib);
     }
+    // Large files go now (few inodes); the small tips' thousands stay until the next run's
+    // start, which waits after deleting them.
+    let _ = std::fs::remove_file(dir.join("upload.bin"));
 }
 
-fn small_tips_report(dir: &Path, secs: u64) {
-    // Returns submissions per second and the server's CPU microseconds per submission.
-    let measure = |name: &str, env: &[(&str, &str)]| {
-        let server = Server::start(dir, name, env);
+fn small_tips_report(dir: &Path, secs: u64, rounds: usize) {
+    // Submissions per second and the server's CPU microseconds per submission, for one server.
+    let measure = |name: String, env: &[(&str, &str)]| {
+        let server = Server::start(dir, &name, env);
         let cpu = server.cpu_secs();
         let rate = small_tips(&server, 32, secs);
         let cpu_us = (server.cpu_secs() - cpu) * 1e6 / (rate * secs as f64);
         (rate, cpu_us)
     };
-    let (naive, naive_cpu) = measure("tips-naive", &[("SEALDROP_COMMIT_BATCH_MAX", "1")]);
-    let (grouped, grouped_cpu) = measure("tips-grouped", &[]);
+    // Baseline and group commit take turns, so a slow spell of the disk hits both alike.
+    let (mut naive, mut grouped) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        naive.push(measure(
+            format!("tips-naive-{round}"),
+            &[("SEALDROP_COMMIT_BATCH_MAX", "1")],
+        ));
+        grouped.push(measure(format!("tips-grouped-{round}"), &[]));
+    }
+    let rate = |v: &[(f64, f64)]| median(v.iter().map(|m| m.0).collect());
+    let cpu = |v: &[(f64, f64)]| median(v.iter().map(|m| m.1).collect());
+    let range = |v: &[(f64, f64)]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), m| (lo.min(m.0), hi.max(m.0)));
+        format!("{lo:.0}-{hi:.0}")
+    };
     println!(
-        "small tips, 32 clients: {grouped:.0}/s with group commit ({grouped_cpu:.0} us server \
-         CPU each); {naive:.0}/s with one commit per submission (baseline, {naive_cpu:.0} us); \
-         ratio {:.2}",
-        grouped / naive
+        "small tips, 32 clients, median of {rounds} rounds: {:.0}/s with group commit ({} ; \
+         {:.0} us server CPU each); {:.0}/s with one commit per submission (baseline; {} ; \
+         {:.0} us); ratio {:.2}",
+        rate(&grouped),
+        range(&grouped),
+        cpu(&grouped),
+        rate(&naive),
+        range(&naive),
+        cpu(&naive),
+        rate(&grouped) / rate(&naive)
     );
 }
 
-/// One large upload against cp + sync.
-fn large_upload_report(dir: &Path, mib: u64) {
+/// One large upload against cp + sync, in alternating rounds.
+fn large_upload_report(dir: &Path, mib: u64, rounds: usize) {
     let file = dir.join("upload.bin");
     make_file(&file, mib);
     sync_all();
-    let ceiling = {
+    let (mut ceiling, mut ours, mut server_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
         let copy = dir.join("upload-copy.bin");
-        let _ = std::fs::remove_file(&copy);
         sync_all();
         let t = Instant::now();
         assert!(Command::new("cp")
@@ -291,33 +329,45 @@ fn large_upload_report(dir: &Path, mib: u64) {
             .unwrap()
             .success());
         sync_all();
-        let elapsed = t.elapsed();
+        ceiling.push(t.elapsed().as_secs_f64());
         std::fs::remove_file(&copy).unwrap();
-        elapsed
-    };
-    let ours = {
-        let server = Server::start(dir, "large", &[]);
+
+        let server = Server::start(dir, &format!("large-{round}"), &[]);
         sync_all();
+        let cpu = server.cpu_secs();
         let t = Instant::now();
         assert_eq!(
             upload(server.port, &file),
             200,
             "the large upload was refused"
         );
-        let elapsed = t.elapsed();
+        ours.push(t.elapsed().as_secs_f64());
+        server_cpu.push(server.cpu_secs() - cpu);
         let _ = std::fs::remove_dir_all(&server.data_dir);
-        elapsed
+    }
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
-    let mib_s = |d: Duration| mib as f64 / d.as_secs_f64();
+    let (c, o) = (median(ceiling.clone()), median(ours.clone()));
     println!(
-        "large upload, {mib} MiB: {:.2} s ({:.0} MiB/s) to \"received\"; cp + sync {:.2} s \
-         ({:.0} MiB/s, baseline); ratio {:.2}",
-        ours.as_secs_f64(),
-        mib_s(ours),
-        ceiling.as_secs_f64(),
-        mib_s(ceiling),
-        ceiling.as_secs_f64() / ours.as_secs_f64()
+        "large upload, {mib} MiB, median of {rounds} rounds: {o:.2} s ({:.0} MiB/s) to \
+         \"received\" [{}] using {:.2} s of server CPU; cp + sync {c:.2} s ({:.0} MiB/s, \
+         baseline) [{}]; ratio {:.2}",
+        mib as f64 / o,
+        list(&ours),
+        median(server_cpu),
+        mib as f64 / c,
+        list(&ceiling),
+        c / o
     );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
 }
 
 /// Peak memory during 4 concurrent large uploads.

@@ -148,6 +148,8 @@ impl Drop for IncomingBlob {
 
 /// How much written data may wait before its writeback is started.
 const WRITEBACK_STEP: u64 = 8 << 20;
+/// How far behind the newest data writeback is waited for.
+const WRITEBACK_LAG: u64 = 4 * WRITEBACK_STEP;
 
 /// Writes a blob, pushing finished stretches towards the disk as it goes.
 ///
@@ -186,12 +188,15 @@ impl BlobWriter<'_> {
         // Both calls are advisory: the final fsync is what makes the blob durable.
         unsafe {
             libc::sync_file_range(fd, start, len, libc::SYNC_FILE_RANGE_WRITE);
-            if start > 0 {
-                let before = start - WRITEBACK_STEP as i64;
+            // Wait only for a stretch well behind: the disk keeps a deep queue and the cipher
+            // keeps running, while dirty data stays bounded by WRITEBACK_LAG.
+            let behind = start - WRITEBACK_LAG as i64;
+            if behind > 0 {
+                let from = (behind - WRITEBACK_STEP as i64).max(0);
                 libc::sync_file_range(
                     fd,
-                    before.max(0),
-                    start - before.max(0),
+                    from,
+                    behind - from,
                     libc::SYNC_FILE_RANGE_WAIT_BEFORE
                         | libc::SYNC_FILE_RANGE_WRITE
                         | libc::SYNC_FILE_RANGE_WAIT_AFTER,
