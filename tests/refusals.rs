@@ -190,3 +190,40 @@ fn check_config_accepts_a_good_config_and_explains_a_bad_one() {
     assert!(!status.success());
     assert!(stderr.contains("limits.body_timeout_secs"), "{stderr}");
 }
+
+#[test]
+fn check_config_checks_the_data_directory_without_creating_it() {
+    let setup = Setup::new();
+    let check = |extra: &[(&str, &str)]| {
+        let mut cmd = setup.command(&["check-config"]);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = check(&[]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("will be created at start"), "{stdout}");
+    assert!(stdout.contains("MiB free"), "{stdout}");
+    assert!(
+        !setup.data_dir.exists(),
+        "check-config must not create data"
+    );
+
+    // A floor above the free space: every submission would be refused as "full".
+    let (ok, _, stderr) = check(&[("SEALDROP_MIN_FREE_DISK_MB", "999999999")]);
+    assert!(!ok);
+    assert!(stderr.contains("min_free_disk_mb"), "{stderr}");
+
+    // A data directory that is a file.
+    let file = setup.root.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let (ok, _, stderr) = check(&[("SEALDROP_DATA_DIR", file.to_str().unwrap())]);
+    assert!(!ok);
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+}

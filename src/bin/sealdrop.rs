@@ -162,9 +162,13 @@ fn refuse_secret_keys_near(config: &Config) -> Result<()> {
 fn check_config(path: Option<&Path>) -> Result<()> {
     let config = Config::load(path).context("loading the configuration")?;
     let recipients = preflight(&config)?;
+    let data_state = check_data_dir(&config)?;
     println!("The configuration is valid.");
     println!("  listen:           {}", config.listen);
-    println!("  data directory:   {}", config.data_dir.display());
+    println!(
+        "  data directory:   {} ({data_state})",
+        config.data_dir.display()
+    );
     println!(
         "  recipients:       {} key(s) from {}",
         recipients.len(),
@@ -180,6 +184,45 @@ fn check_config(path: Option<&Path>) -> Result<()> {
         l.max_concurrent_uploads
     );
     Ok(())
+}
+
+/// Can the server use its data directory, and how much room is there? Creates nothing.
+fn check_data_dir(config: &Config) -> Result<String> {
+    let dir = &config.data_dir;
+    let existing = if dir.is_dir() {
+        dir.as_path()
+    } else if dir.exists() {
+        bail!("{} exists but is not a directory", dir.display());
+    } else {
+        // The server creates it at start; its nearest existing parent must allow that.
+        dir.ancestors()
+            .skip(1)
+            .find(|a| a.is_dir())
+            .unwrap_or(Path::new("."))
+    };
+    let meta =
+        std::fs::metadata(existing).with_context(|| format!("reading {}", existing.display()))?;
+    if meta.permissions().readonly() {
+        bail!(
+            "{} is read-only; the server needs to write there",
+            existing.display()
+        );
+    }
+    let free_mib = sealdrop::store::free_bytes(existing)? >> 20;
+    let floor = config.limits.min_free_disk_mb;
+    if free_mib <= floor {
+        bail!(
+            "only {free_mib} MiB are free on the data disk, at or below min_free_disk_mb \
+             ({floor} MiB): every submission would get the \"temporarily full\" page. Free \
+             space or lower the setting"
+        );
+    }
+    let created = if dir.is_dir() {
+        "exists"
+    } else {
+        "will be created at start"
+    };
+    Ok(format!("{created}; {free_mib} MiB free, floor {floor} MiB"))
 }
 
 fn run(config: Config) -> Result<()> {
