@@ -109,6 +109,8 @@ impl Desk {
             "expected the refusal to say `{check}`:\n{err}"
         );
         assert!(err.contains(UNCHANGED), "{err}");
+        // Said once: a reason repeated as its own "cause" reads like a second failure.
+        assert_eq!(err.matches(check).count(), 1, "{err}");
 
         let staging: Vec<_> = std::fs::read_dir(&self.ws)
             .unwrap()
@@ -258,7 +260,7 @@ fn unknown_manifest_version() {
     let d = Desk::new();
     d.refuses(
         &d.g.unknown_manifest_version(),
-        "wrong manifest format: it says \"sealdrop-bundle\" version 2",
+        "wrong manifest format: it says \"sealdrop-bundle\" version 2, but a version-1 bundle must say `sealdrop-bundle` version 1; the bundle is crafted, do not import it",
     );
 }
 
