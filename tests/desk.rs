@@ -4,14 +4,15 @@
 mod desk_support;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use desk_support::{seal_submission, signing_key, write_bundle, Sealed, Source};
+use desk_support::{
+    assert_ok, seal_submission, sealdesk, signing_key, snapshot, write_bundle, Sealed, Source,
+};
 use ed25519_dalek::SigningKey;
 use sealdrop::keys::Recipients;
-use sha2::{Digest, Sha256};
 
 const SEALDESK: &str = env!("CARGO_BIN_EXE_sealdesk");
 
@@ -31,7 +32,7 @@ impl Staff {
     fn new() -> Staff {
         let tmp = tempfile::tempdir().unwrap();
         let identity = tmp.path().join("me.key");
-        let out = run(
+        let out = sealdesk(
             &[
                 "keygen",
                 "--no-passphrase",
@@ -83,11 +84,11 @@ impl Staff {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        run(&self.args(args), None)
+        sealdesk(&self.args(args), None)
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        run(&self.args(args), Some(stdin))
+        sealdesk(&self.args(args), Some(stdin))
     }
 
     /// Run, assert success, return stdout.
@@ -122,66 +123,6 @@ impl Staff {
     fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(SEALDESK);
-    cmd.args(args)
-        .env_remove("SEALDESK_WORKSPACE")
-        .env_remove("SEALDESK_IDENTITY")
-        .env_remove("SEALDESK_PASSPHRASE")
-        .env("COLUMNS", "200")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("sealdesk runs");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "sealdesk failed:\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Every path under `dir` (folders too) with the SHA-256 of each file.
-fn snapshot(dir: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            if meta.is_dir() {
-                out.insert(rel + "/", "dir".into());
-                walk(root, &path, out);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                out.insert(rel, hex::encode(Sha256::digest(&bytes)));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -775,7 +716,7 @@ fn passphrase_protected_identity_via_environment() {
 #[test]
 fn commands_without_a_workspace_say_how_to_make_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(
+    let out = sealdesk(
         &[
             "--workspace",
             tmp.path().join("none").to_str().unwrap(),

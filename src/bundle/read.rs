@@ -40,7 +40,7 @@ pub enum BundleError {
     ServerKeyMismatch { found: String },
     #[error("manifest not valid JSON of the expected shape: {reason}")]
     ManifestJson { reason: String },
-    #[error("wrong manifest format: it says {format} version {version}, expected `{FORMAT}` version {VERSION}")]
+    #[error("wrong manifest format: it says {format} version {version}, but a version-{VERSION} bundle must say `{FORMAT}` version {VERSION}; the bundle is crafted, do not import it")]
     WrongFormat { format: String, version: u32 },
     #[error("bad id: {field} is {value}, not an id of 32 lowercase hex digits; the bundle is crafted or damaged, do not import it")]
     BadId { field: String, value: String },

@@ -35,7 +35,7 @@ pub enum DeskError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("the bundle was refused: {0}. Nothing was imported and the workspace is unchanged. Ask for a fresh export; if it is refused again, tell the operator, since the file may have been tampered with")]
-    Bundle(#[from] BundleError),
+    Bundle(BundleError),
     #[error("the bundle was refused: {0}. Nothing was imported and the workspace is unchanged; tell the operator")]
     Conflict(String),
     #[error("`{0}` is not a submission id: give at least 4 of its hex digits (0-9, a-f), as `sealdesk list` shows them")]
@@ -69,6 +69,14 @@ pub enum DeskError {
     InsideWorkspace(PathBuf),
     #[error("{0} already exists; choose a new file name (Sealdesk never overwrites a file)")]
     OutputExists(PathBuf),
+}
+
+// By hand, not `#[from]`: that would also make the bundle error the `source`, and staff would
+// read the reason twice (once in this message, once as its cause).
+impl From<BundleError> for DeskError {
+    fn from(e: BundleError) -> DeskError {
+        DeskError::Bundle(e)
+    }
 }
 
 impl DeskError {

@@ -2,6 +2,8 @@
 //! with the library's own store and sealer (the intake's path minus HTTP).
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -5,8 +5,10 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use ed25519_dalek::{Signer, SigningKey};
 use rand::RngCore;
@@ -172,4 +174,67 @@ pub fn fingerprint(key: &SigningKey) -> String {
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Run the real `sealdesk` with `args`, no SEALDESK_* setting leaking in from the caller, and
+/// `stdin` as its input (none: an empty one, as in a script).
+pub fn sealdesk(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealdesk"));
+    cmd.args(args)
+        .env_remove("SEALDESK_WORKSPACE")
+        .env_remove("SEALDESK_IDENTITY")
+        .env_remove("SEALDESK_PASSPHRASE")
+        .env("COLUMNS", "200")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("sealdesk runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "sealdesk failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every path under `dir` (folders too, marked with a trailing `/`) with the SHA-256 of each
+/// file: two snapshots are equal only if nothing was added, removed or changed.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                out.insert(rel + "/", "dir".into());
+                walk(root, &path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(rel, hex::encode(Sha256::digest(&bytes)));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }
