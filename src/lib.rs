@@ -6,6 +6,7 @@
 //! See `docs/ARCHITECTURE.md` for the map and the reasons behind it.
 
 pub mod bundle;
+pub mod cli;
 pub mod config;
 pub mod day;
 pub mod desk;

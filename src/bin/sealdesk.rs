@@ -202,7 +202,11 @@ const WORKSPACE_ENV: &str = "SEALDESK_WORKSPACE";
 const IDENTITY_ENV: &str = "SEALDESK_IDENTITY";
 const DEFAULT_WORKSPACE: &str = "sealdesk-workspace";
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    sealdrop::cli::finish(run_cli())
+}
+
+fn run_cli() -> Result<()> {
     let cli = Cli::parse();
     let workspace = cli
         .workspace

@@ -92,7 +92,11 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    sealdrop::cli::finish(run_cli())
+}
+
+fn run_cli() -> Result<()> {
     match Cli::parse().command {
         Command::Serve { config } => {
             let config = Config::load(config.as_deref()).context("loading the configuration")?;
