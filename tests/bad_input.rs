@@ -394,6 +394,45 @@ fn the_storage_quota_refuses_with_the_full_page_once_reached() {
 }
 
 #[test]
+fn a_purge_frees_quota_for_the_running_server() {
+    let setup = Setup::new().with("SEALDROP_STORAGE_QUOTA_MB", "4");
+    let server = setup.start();
+    let upload = |name: &str, size: usize| {
+        Multipart::new().text("message", name).file(
+            "files",
+            name,
+            "application/octet-stream",
+            &random_bytes(size),
+        )
+    };
+    server
+        .post("/submit", &upload("first.bin", MIB * 3 / 2))
+        .assert_page(200, "Received. Thank you.");
+    let second = upload("second.bin", MIB * 14 / 10);
+    server
+        .post("/submit", &second)
+        .assert_page(507, "Temporarily full");
+
+    // Staff take the first report and acknowledge it; the operator purges it, with the server
+    // still running (purge is another process writing the same index).
+    let first = setup.only_submission().0;
+    let bundle = setup.root.path().join("out.bundle");
+    let exported = setup.run(&["export", "--out", bundle.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", exported.stderr);
+    let ack = setup.root.path().join("ack.txt");
+    std::fs::write(&ack, format!("sealdrop-ack v1\n{}\n", first.id)).unwrap();
+    let purged = setup.run(&["purge", "--ack", ack.to_str().unwrap()]);
+    assert!(purged.status.success(), "{}", purged.stderr);
+    assert!(setup.submissions().is_empty());
+
+    // The running server sees the room at once.
+    server
+        .post("/submit", &second)
+        .assert_page(200, "Received. Thank you.");
+    assert_eq!(setup.submissions().len(), 1);
+}
+
+#[test]
 fn the_same_upload_fits_under_the_quota_in_an_empty_store() {
     // The control for the test above: the second upload alone is accepted.
     let setup = Setup::new().with("SEALDROP_STORAGE_QUOTA_MB", "4");

@@ -364,7 +364,7 @@ fn purge_command(
 ) -> Result<()> {
     let config = existing_data_dir(config_file)?;
     let data_dir = &config.data_dir;
-    let report = match (ack_file, older_than) {
+    match (ack_file, older_than) {
         (Some(path), None) => {
             let ids = ack::read_file(path)?;
             let report = purge::purge_acked(data_dir, &ids).context("purging")?;
@@ -373,7 +373,6 @@ fn purge_command(
                 report.purged, report.blobs_removed
             );
             report_ack_leftovers(&report);
-            report
         }
         (None, Some(days)) => {
             let cutoff = Date::from_days(today().to_days() - i64::from(days));
@@ -388,15 +387,8 @@ fn purge_command(
                     report.purged_never_exported
                 );
             }
-            report
         }
         _ => bail!("give either --ack FILE or --older-than DAYS"),
-    };
-    if report.purged > 0 && config.limits.storage_quota_mb > 0 {
-        println!(
-            "A running server counts the freed space against its storage quota only after \
-             its next restart."
-        );
     }
     Ok(())
 }

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "0002_exports.sql",
         include_str!("../../migrations/0002_exports.sql"),
     ),
+    (
+        3,
+        "0003_usage.sql",
+        include_str!("../../migrations/0003_usage.sql"),
+    ),
 ];
 
 /// Apply every migration the database has not seen yet.

@@ -105,7 +105,9 @@ struct Inner {
     dirs: BlobDirs,
     committer: commit::Committer,
     quota: Quota,
-    stored_bytes: AtomicU64,
+    /// A read connection for the quota check: `usage` is kept by triggers, so it is current
+    /// whichever process wrote last (a purge frees room at once).
+    reader: std::sync::Mutex<Connection>,
     reserved_bytes: Arc<AtomicU64>,
 }
 
@@ -167,8 +169,7 @@ impl Store {
         let mut conn = open_db(&data_dir.join(DB_FILE))?;
         migrations::apply(&mut conn)?;
         Self::clean_up(&conn, &dirs)?;
-        let stored: i64 =
-            conn.query_row("SELECT coalesce(sum(size), 0) FROM blobs", [], |r| r.get(0))?;
+        let reader = std::sync::Mutex::new(open_db(&data_dir.join(DB_FILE))?);
         let committer = commit::Committer::start(conn, dirs.clone(), max_batch)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -176,7 +177,7 @@ impl Store {
                 dirs,
                 committer,
                 quota,
-                stored_bytes: AtomicU64::new(stored.max(0) as u64),
+                reader,
                 reserved_bytes: Arc::new(AtomicU64::new(0)),
             }),
         })
@@ -225,11 +226,7 @@ impl Store {
     /// Make a submission durable. Returns once it is on disk and in the index, with the blob id
     /// its envelope was stored under.
     pub async fn commit(&self, submission: NewSubmission) -> Result<String, StoreError> {
-        let bytes: u64 = submission.envelope.len() as u64
-            + submission.attachments.iter().map(|b| b.size).sum::<u64>();
-        let envelope_blob = self.inner.committer.commit(submission).await?;
-        self.inner.stored_bytes.fetch_add(bytes, Ordering::Relaxed);
-        Ok(envelope_blob)
+        self.inner.committer.commit(submission).await
     }
 
     /// Set aside room for an upload of up to `bytes` of ciphertext, or say the storage is full.
@@ -243,7 +240,7 @@ impl Store {
         };
         let pending = before + bytes;
         if let Some(max) = q.max_stored_bytes {
-            if self.inner.stored_bytes.load(Ordering::Relaxed) + pending > max {
+            if self.stored_bytes()? + pending > max {
                 return Err(StoreError::Full("the storage quota is reached"));
             }
         }
@@ -254,9 +251,13 @@ impl Store {
         Ok(reservation)
     }
 
-    /// Ciphertext bytes held.
-    pub fn stored_bytes(&self) -> u64 {
-        self.inner.stored_bytes.load(Ordering::Relaxed)
+    /// Ciphertext bytes held, as the index says now.
+    pub fn stored_bytes(&self) -> Result<u64, StoreError> {
+        let reader = self.inner.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes: i64 = reader
+            .prepare_cached("SELECT bytes FROM usage WHERE id = 1")?
+            .query_row([], |r| r.get(0))?;
+        Ok(bytes.max(0) as u64)
     }
 }
 
