@@ -146,6 +146,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_template_only_needs_a_key() {
+        let template = include_str!("../keys/recipients.txt");
+        // As shipped: no recipient yet, which is the error that says what to add.
+        assert!(matches!(parse(template), Err(KeysError::Empty { .. })));
+        let key = x25519::Identity::generate().to_public();
+        let filled = format!("{template}{key}\n");
+        assert_eq!(parse(&filled).unwrap().len(), 1);
+    }
+
+    #[test]
     fn refuses_empty_and_malformed() {
         assert!(matches!(
             parse("# nobody\n\n"),
