@@ -66,33 +66,8 @@ pub struct ManifestBlob {
     pub sha256: String,
 }
 
-/// The role of a blob in its submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BlobKind {
-    /// The encrypted envelope: JSON with the form's fields and the attachments' names.
-    Envelope,
-    /// One encrypted attachment, zero-padded after its true length.
-    Attachment,
-}
-
-impl BlobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BlobKind::Envelope => "envelope",
-            BlobKind::Attachment => "attachment",
-        }
-    }
-
-    /// The kind as the server's index spells it.
-    pub fn from_index(s: &str) -> Option<BlobKind> {
-        match s {
-            "envelope" => Some(BlobKind::Envelope),
-            "attachment" => Some(BlobKind::Attachment),
-            _ => None,
-        }
-    }
-}
+/// The role of a blob in its submission: the same two kinds the server's index records.
+pub use crate::store::BlobKind;
 
 impl Manifest {
     /// Every blob in bundle order, with its submission.

@@ -59,10 +59,13 @@ pub struct Quota {
     pub max_stored_bytes: Option<u64>,
 }
 
-/// The role of a blob in its submission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The role of a blob in its submission, as the index and export bundles spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BlobKind {
+    /// The encrypted envelope: JSON with the form's fields and the attachments' names.
     Envelope,
+    /// One encrypted attachment, zero-padded after its true length.
     Attachment,
 }
 
@@ -71,6 +74,15 @@ impl BlobKind {
         match self {
             BlobKind::Envelope => "envelope",
             BlobKind::Attachment => "attachment",
+        }
+    }
+
+    /// The kind as the index spells it; `None` for anything else.
+    pub fn from_index(s: &str) -> Option<BlobKind> {
+        match s {
+            "envelope" => Some(BlobKind::Envelope),
+            "attachment" => Some(BlobKind::Attachment),
+            _ => None,
         }
     }
 }
