@@ -111,11 +111,11 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
             .insert("contact".into(), String::from(contact.as_str()));
     }
     let mut attachments = Vec::with_capacity(parts.attachments.len());
-    for (info, finished) in parts.attachments {
+    for (mut info, finished) in parts.attachments {
         envelope.attachments.push(AttachmentInfo {
             blob: finished.blob.blob.id().to_owned(),
-            name: info.name,
-            content_type: info.content_type,
+            name: std::mem::take(&mut info.name),
+            content_type: std::mem::take(&mut info.content_type),
             length: finished.true_len,
         });
         attachments.push(finished.blob);
@@ -144,7 +144,9 @@ struct FormParts {
     attachments: Vec<(DeclaredFile, FinishedBlob)>,
 }
 
-/// What the browser said about a file. Kept only inside the encrypted envelope.
+/// What the browser said about a file. Kept only inside the encrypted envelope; wiped if the
+/// submission is refused before it gets there.
+#[derive(zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 struct DeclaredFile {
     name: String,
     content_type: String,
