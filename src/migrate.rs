@@ -13,12 +13,12 @@ pub type Migration = (u32, &'static str, &'static str);
 pub enum MigrateError {
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("migration {name} failed: {source}")]
+    #[error("updating the database schema ({name}) failed: {source}")]
     Failed {
         name: &'static str,
         source: rusqlite::Error,
     },
-    #[error("the database has schema {found}, newer than this program knows ({known})")]
+    #[error("the database was written by a newer release (schema {found}; this one knows up to {known}): run that newer release")]
     TooNew { found: u32, known: u32 },
 }
 

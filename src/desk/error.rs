@@ -16,13 +16,8 @@ pub enum DeskError {
     NotEmpty { dir: PathBuf },
     #[error("the workspace database failed: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("updating the workspace database ({name}) failed: {source}")]
-    Migration {
-        name: &'static str,
-        source: rusqlite::Error,
-    },
-    #[error("this workspace was written by a newer Sealdesk (schema {found}, this one knows up to {known}); use the newer version")]
-    SchemaTooNew { found: u32, known: u32 },
+    #[error("the workspace: {0}")]
+    Migrate(#[from] crate::migrate::MigrateError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 
 use super::DeskError;
-use crate::migrate::{self, MigrateError, Migration};
+use crate::migrate::{self, Migration};
 
 /// Every desk migration, in order, compiled in; a test checks this against the folder.
 pub const MIGRATIONS: &[Migration] = &[(
@@ -15,16 +15,13 @@ pub const MIGRATIONS: &[Migration] = &[(
 
 /// Apply every migration the workspace has not seen yet.
 pub fn apply(conn: &mut Connection) -> Result<(), DeskError> {
-    migrate::apply(conn, MIGRATIONS).map_err(|e| match e {
-        MigrateError::Db(e) => DeskError::Db(e),
-        MigrateError::Failed { name, source } => DeskError::Migration { name, source },
-        MigrateError::TooNew { found, known } => DeskError::SchemaTooNew { found, known },
-    })
+    Ok(migrate::apply(conn, MIGRATIONS)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::MigrateError;
 
     #[test]
     fn list_matches_the_desk_migrations_folder() {
@@ -40,7 +37,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             apply(&mut conn),
-            Err(DeskError::SchemaTooNew { found: 999, .. })
+            Err(DeskError::Migrate(MigrateError::TooNew { found: 999, .. }))
         ));
     }
 }

@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
-use crate::migrate::{self, MigrateError, Migration};
+use crate::migrate::{self, Migration};
 
 /// Every migration, in order. They are compiled in so the binary does not depend on its working
 /// directory; a test checks this list against the files in `migrations/`.
@@ -28,16 +28,13 @@ pub const MIGRATIONS: &[Migration] = &[
 
 /// Apply every migration the database has not seen yet.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
-    migrate::apply(conn, MIGRATIONS).map_err(|e| match e {
-        MigrateError::Db(e) => StoreError::Db(e),
-        MigrateError::Failed { name, source } => StoreError::Migration { name, source },
-        MigrateError::TooNew { found, known } => StoreError::SchemaTooNew { found, known },
-    })
+    Ok(migrate::apply(conn, MIGRATIONS)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::MigrateError;
 
     #[test]
     fn list_matches_the_migrations_folder() {
@@ -53,7 +50,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             apply(&mut conn),
-            Err(StoreError::SchemaTooNew { found: 999, .. })
+            Err(StoreError::Migrate(MigrateError::TooNew { found: 999, .. }))
         ));
     }
 }

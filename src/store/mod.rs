@@ -31,13 +31,8 @@ pub const DB_FILE: &str = "sealdrop.sqlite";
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("migration {name} failed: {source}")]
-    Migration {
-        name: &'static str,
-        source: rusqlite::Error,
-    },
-    #[error("the database was written by a newer Sealdrop (schema {found}, this one knows up to {known}); run the newer version")]
-    SchemaTooNew { found: u32, known: u32 },
+    #[error(transparent)]
+    Migrate(#[from] crate::migrate::MigrateError),
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("the commit failed: {0}")]
