@@ -9,6 +9,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+pub use super::writer::BlobWriter;
+
 /// The two blob folders of a data directory.
 #[derive(Debug, Clone)]
 pub struct BlobDirs {
@@ -54,6 +56,7 @@ impl BlobDirs {
             id,
             path,
             file: Some(file),
+            write_failure: None,
             committed: false,
         })
     }
@@ -95,6 +98,8 @@ pub struct IncomingBlob {
     id: String,
     path: PathBuf,
     file: Option<File>,
+    /// Left by a [`BlobWriter`] that failed after the sealer stopped watching.
+    write_failure: Option<io::Error>,
     committed: bool,
 }
 
@@ -105,11 +110,8 @@ impl IncomingBlob {
 
     /// A writer for the sealer's ciphertext.
     pub fn writer(&mut self) -> BlobWriter<'_> {
-        BlobWriter {
-            file: self.file.as_mut().expect("blob file is open until sealed"),
-            written: 0,
-            started: 0,
-        }
+        let file = self.file.as_ref().expect("blob file is open until sealed");
+        BlobWriter::new(file, &mut self.write_failure)
     }
 
     /// Stamp the file with the coarse arrival date and close it; returns the ciphertext size.
@@ -118,6 +120,9 @@ impl IncomingBlob {
     /// ([`sync_contents`]), which is what lets many small submissions share one flush.
     pub fn finish(&mut self, arrived: SystemTime) -> io::Result<u64> {
         let file = self.file.take().expect("a blob is finished once");
+        if let Some(e) = self.write_failure.take() {
+            return Err(e);
+        }
         file.set_times(
             fs::FileTimes::new()
                 .set_accessed(arrived)
@@ -143,72 +148,6 @@ impl Drop for IncomingBlob {
             // Best effort: whatever is left is removed at the next start-up.
             let _ = fs::remove_file(&self.path);
         }
-    }
-}
-
-/// How much written data may wait before its writeback is started.
-const WRITEBACK_STEP: u64 = 8 << 20;
-/// How far behind the newest data writeback is waited for.
-const WRITEBACK_LAG: u64 = 4 * WRITEBACK_STEP;
-
-/// Writes a blob, pushing finished stretches towards the disk as it goes.
-///
-/// Left alone, the kernel would keep a large upload's pages dirty until the final fsync, which
-/// then waits for all of it: disk time added to network and cipher time. Starting writeback every
-/// few MiB (and waiting for the stretch before) overlaps them and keeps dirty memory bounded.
-pub struct BlobWriter<'a> {
-    file: &'a mut File,
-    written: u64,
-    /// Where the stretch not yet handed to writeback begins.
-    started: u64,
-}
-
-impl io::Write for BlobWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.written += n as u64;
-        if self.written - self.started >= WRITEBACK_STEP {
-            self.push_to_disk();
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl BlobWriter<'_> {
-    #[cfg(target_os = "linux")]
-    fn push_to_disk(&mut self) {
-        use std::os::fd::AsRawFd;
-        let fd = self.file.as_raw_fd();
-        let (start, len) = (self.started as i64, (self.written - self.started) as i64);
-        // SAFETY: sync_file_range only reads its integer arguments; `fd` is open for the call.
-        // Both calls are advisory: the final fsync is what makes the blob durable.
-        unsafe {
-            libc::sync_file_range(fd, start, len, libc::SYNC_FILE_RANGE_WRITE);
-            // Wait only for a stretch well behind: the disk keeps a deep queue and the cipher
-            // keeps running, while dirty data stays bounded by WRITEBACK_LAG.
-            let behind = start - WRITEBACK_LAG as i64;
-            if behind > 0 {
-                let from = (behind - WRITEBACK_STEP as i64).max(0);
-                libc::sync_file_range(
-                    fd,
-                    from,
-                    behind - from,
-                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                        | libc::SYNC_FILE_RANGE_WRITE
-                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-                );
-            }
-        }
-        self.started = self.written;
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn push_to_disk(&mut self) {
-        self.started = self.written;
     }
 }
 

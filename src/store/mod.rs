@@ -6,6 +6,7 @@
 //! told "received". A crash before the transaction leaves files that start-up deletes.
 
 pub mod blobs;
+mod writer;
 mod commit;
 pub use commit::DEFAULT_MAX_BATCH;
 pub mod export;
