@@ -3,6 +3,7 @@
 pub mod headers;
 pub mod i18n;
 pub mod lang;
+pub mod multipart;
 pub mod pages;
 pub mod refusal;
 pub mod server;

@@ -6,10 +6,10 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use multer::Multipart;
 use zeroize::Zeroizing;
 
 use super::lang::PageLang;
+use super::multipart::{self, FormError, FormReader, PartHead};
 use super::pages::{render, PageCtx, ReceivedPage};
 use super::refusal::Refusal;
 use super::upload::{FinishedBlob, SealTarget, UploadError};
@@ -48,7 +48,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
     let boundary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .and_then(multipart::boundary)
         .ok_or(Refusal::BadForm)?;
     let declared_len = headers
         .get(header::CONTENT_LENGTH)
@@ -73,9 +73,11 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
             other => internal("checking free space", other),
         })?;
 
-    let constraints = multer::Constraints::new()
-        .size_limit(multer::SizeLimit::new().whole_stream(limits.max_submission_bytes));
-    let mut form = Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut form = FormReader::new(
+        body.into_data_stream(),
+        &boundary,
+        limits.max_submission_bytes,
+    );
     let now = SystemTime::now();
     let date = arrival_date(now, app.config.arrival_granularity);
     let target = SealTarget {
@@ -90,9 +92,7 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
         if let Err(refusal) = parts {
             // Read the rest of a bounded body so the browser is still listening for the page.
             if refusal.is_about_content() && declared_len.is_some() {
-                while let Ok(Some(mut field)) = form.next_field().await {
-                    while let Ok(Some(_)) = field.chunk().await {}
-                }
+                let _ = form.drain().await;
             }
         }
         parts
@@ -152,19 +152,22 @@ struct DeclaredFile {
     content_type: String,
 }
 
+/// The request body as a form.
+type Form = FormReader<axum::body::BodyDataStream>;
+
 async fn read_form(
     app: &AppState,
     target: &SealTarget,
-    form: &mut Multipart<'static>,
+    form: &mut Form,
 ) -> Result<FormParts, Refusal> {
     let limits = &app.config.limits;
     let mut message = None;
     let mut contact = None;
     let mut attachments = Vec::new();
-    while let Some(mut field) = form.next_field().await.map_err(form_refusal)? {
-        match field.name() {
+    while let Some(mut head) = form.next_part().await.map_err(form_refusal)? {
+        match head.name.as_deref() {
             Some("message") if message.is_none() => {
-                let text = read_text(&mut field, limits.max_message_bytes as usize)
+                let text = read_text(form, limits.max_message_bytes as usize)
                     .await?
                     .ok_or(Refusal::MessageTooLong)?;
                 // Decide now, before any file streams in, so an empty report wastes no upload.
@@ -175,21 +178,18 @@ async fn read_form(
             }
             Some("contact") if contact.is_none() => {
                 contact = Some(
-                    read_text(&mut field, MAX_CONTACT_BYTES)
+                    read_text(form, MAX_CONTACT_BYTES)
                         .await?
                         .ok_or(Refusal::BadForm)?,
                 );
             }
             Some("files") => {
-                let declared = DeclaredFile {
-                    name: bounded(field.file_name().unwrap_or(""))?,
-                    content_type: bounded(field.content_type().map_or("", |m| m.essence_str()))?,
-                };
+                let declared = declared_file(&mut head)?;
                 let too_many = attachments.len() >= limits.max_files as usize;
                 if too_many && !declared.name.is_empty() {
                     return Err(Refusal::TooManyFiles);
                 }
-                if let Some(sealed) = read_file(app, target, &mut field, &declared).await? {
+                if let Some(sealed) = read_file(app, target, form, &declared).await? {
                     if too_many {
                         return Err(Refusal::TooManyFiles);
                     }
@@ -208,13 +208,10 @@ async fn read_form(
 }
 
 /// Read a text field into wiped memory. `None` if it is longer than `max` bytes.
-async fn read_text(
-    field: &mut multer::Field<'static>,
-    max: usize,
-) -> Result<Option<Zeroizing<String>>, Refusal> {
+async fn read_text(form: &mut Form, max: usize) -> Result<Option<Zeroizing<String>>, Refusal> {
     // Sized once up front: growing would leave unwiped copies in freed memory.
     let mut buf = Zeroizing::new(Vec::with_capacity(max.min(64 * 1024)));
-    while let Some(chunk) = field.chunk().await.map_err(form_refusal)? {
+    while let Some(chunk) = form.read().await.map_err(form_refusal)? {
         if buf.len() + chunk.len() > max {
             return Ok(None);
         }
@@ -240,16 +237,13 @@ async fn read_text(
 async fn read_file(
     app: &AppState,
     target: &SealTarget,
-    field: &mut multer::Field<'static>,
+    form: &mut Form,
     declared: &DeclaredFile,
 ) -> Result<Option<FinishedBlob>, Refusal> {
     let max = app.config.limits.max_file_bytes;
     let mut upload = None;
     let mut received: u64 = 0;
-    while let Some(chunk) = field.chunk().await.map_err(form_refusal)? {
-        if chunk.is_empty() {
-            continue;
-        }
+    while let Some(chunk) = form.read().await.map_err(form_refusal)? {
         received += chunk.len() as u64;
         if received > max {
             return Err(Refusal::TooLarge);
@@ -273,18 +267,22 @@ async fn read_file(
         .map_err(|e| upload_refusal("sealing an attachment", e))
 }
 
-/// A browser-declared string, refused if absurdly long.
-fn bounded(s: &str) -> Result<String, Refusal> {
-    if s.len() > MAX_NAME_BYTES {
+/// What the browser declared about a file part; refused if absurdly long.
+fn declared_file(head: &mut PartHead) -> Result<DeclaredFile, Refusal> {
+    let declared = DeclaredFile {
+        name: head.file_name.take().unwrap_or_default(),
+        content_type: head.content_type.take().unwrap_or_default(),
+    };
+    if declared.name.len() > MAX_NAME_BYTES || declared.content_type.len() > MAX_NAME_BYTES {
         return Err(Refusal::BadForm);
     }
-    Ok(s.to_owned())
+    Ok(declared)
 }
 
-fn form_refusal(e: multer::Error) -> Refusal {
+fn form_refusal(e: FormError) -> Refusal {
     match e {
-        multer::Error::StreamSizeExceeded { .. } => Refusal::TooLarge,
-        _ => Refusal::BadForm,
+        FormError::TooLarge => Refusal::TooLarge,
+        FormError::Malformed(_) | FormError::Truncated | FormError::Body => Refusal::BadForm,
     }
 }
 
