@@ -191,7 +191,9 @@ where
             }
         }
         if !self.pending.starts_with(b"\r\n") {
-            return Err(FormError::Malformed("a boundary line has trailing characters"));
+            return Err(FormError::Malformed(
+                "a boundary line has trailing characters",
+            ));
         }
         let _ = self.pending.split_to(2);
         Ok(())
@@ -297,9 +299,12 @@ fn parse_headers(block: &[u8]) -> Result<PartHead, FormError> {
             return Err(FormError::Malformed("a part has too many headers"));
         }
         if line.iter().any(|&b| b == b'\r' || b == b'\n') {
-            return Err(FormError::Malformed("a header line holds a bare line break"));
+            return Err(FormError::Malformed(
+                "a header line holds a bare line break",
+            ));
         }
-        let colon = memchr::memchr(b':', line).ok_or(FormError::Malformed("a header has no colon"))?;
+        let colon =
+            memchr::memchr(b':', line).ok_or(FormError::Malformed("a header has no colon"))?;
         let (name, value) = (&line[..colon], &line[colon + 1..]);
         if name.is_empty() || !name.iter().all(|&b| b.is_ascii_graphic()) {
             return Err(FormError::Malformed("a header name is not a token"));
@@ -308,7 +313,9 @@ fn parse_headers(block: &[u8]) -> Result<PartHead, FormError> {
         let value = Zeroizing::new(String::from_utf8_lossy(value).into_owned());
         if name.eq_ignore_ascii_case(b"content-disposition") {
             if std::mem::replace(&mut seen_disposition, true) {
-                return Err(FormError::Malformed("a part has two Content-Disposition headers"));
+                return Err(FormError::Malformed(
+                    "a part has two Content-Disposition headers",
+                ));
             }
             parse_disposition(&value, &mut head)?;
         } else if name.eq_ignore_ascii_case(b"content-type") {
@@ -624,7 +631,10 @@ mod tests {
 
     #[test]
     fn content_types_keep_only_a_well_formed_essence() {
-        assert_eq!(essence(" Video/MP4 ; codecs=x").as_deref(), Some("video/mp4"));
+        assert_eq!(
+            essence(" Video/MP4 ; codecs=x").as_deref(),
+            Some("video/mp4")
+        );
         assert_eq!(essence("text/plain\"<x>"), None);
         assert_eq!(essence("nonsense"), None);
     }

@@ -6,8 +6,8 @@
 //! told "received". A crash before the transaction leaves files that start-up deletes.
 
 pub mod blobs;
-mod writer;
 mod commit;
+mod writer;
 pub use commit::DEFAULT_MAX_BATCH;
 pub mod export;
 pub mod migrations;

@@ -210,7 +210,9 @@ impl Pipeline {
         match self.disk.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(io::Error::other("the disk writer thread panicked")),
-            None => Err(io::Error::other("the disk writer thread had already stopped")),
+            None => Err(io::Error::other(
+                "the disk writer thread had already stopped",
+            )),
         }
     }
 
