@@ -431,6 +431,78 @@ mod tests {
     }
 
     #[test]
+    fn a_direct_write_the_device_refuses_falls_back_to_the_page_cache() {
+        // An offset no device aligns to: the first direct write fails with EINVAL (where direct
+        // I/O is on at all), and that and every later buffer must still land where they belong.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        let file = File::create(&path).unwrap();
+        let data = pattern(2 * BUF_LEN + 12_345);
+        let mut pipeline = Pipeline::start(&file, 3, true).unwrap();
+        pipeline.write(&data).unwrap();
+        pipeline.finish().unwrap();
+        let back = std::fs::read(&path).unwrap();
+        assert_eq!(back[..3], [0; 3]);
+        assert!(
+            back[3..3 + data.len()] == data[..],
+            "{} bytes back",
+            back.len()
+        );
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_as_enospc_from_either_side() {
+        // /dev/full refuses every write with ENOSPC, as a full filesystem does.
+        let full = || File::options().write(true).open("/dev/full").unwrap();
+        let mut pipeline = Pipeline::start(&full(), 0, true).unwrap();
+        let error = match pipeline.write(&pattern(BUFFERS * BUF_LEN * 2)) {
+            Err(e) => e,
+            Ok(()) => pipeline.finish().unwrap_err(),
+        };
+        assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
+        // A last partial buffer, whose failure only the end can find.
+        let mut pipeline = Pipeline::start(&full(), 0, true).unwrap();
+        pipeline.write(b"ciphertext").unwrap();
+        let error = pipeline.finish().unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
+
+        let file = full();
+        let mut failure = None;
+        let error = BlobWriter::new(&file, &mut failure)
+            .write_all(b"ciphertext")
+            .unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
+    }
+
+    #[test]
+    fn a_disk_thread_failure_found_when_dropped_is_left_as_its_own_os_error() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo only reads the NUL-terminated path, alive for the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let path = path.clone();
+            std::thread::spawn(move || io::copy(&mut File::open(path)?, &mut io::sink()))
+        };
+        // A pipe takes the page-cache writes in order, but the disk thread's positioned writes
+        // fail (ESPIPE): a failure the sealer only learns of when the writer is dropped.
+        let fifo = File::options().write(true).open(&path).unwrap();
+        let mut failure = None;
+        {
+            let mut writer = BlobWriter::new(&fifo, &mut failure);
+            writer
+                .write_all(&pattern(SMALL_BLOB as usize + 1000))
+                .unwrap();
+        }
+        drop(fifo);
+        assert_eq!(reader.join().unwrap().unwrap(), SMALL_BLOB);
+        let error = failure.expect("the failure is left for the blob");
+        assert_eq!(error.raw_os_error(), Some(libc::ESPIPE), "{error}");
+    }
+
+    #[test]
     fn a_writer_that_failed_leaves_its_failure_for_the_blob() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("blob");
