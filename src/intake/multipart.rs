@@ -99,9 +99,7 @@ where
             body,
             finder: memmem::Finder::new(&delimiter[..]).into_owned(),
             delimiter,
-            // The first boundary has no CRLF before it: supply one, so every delimiter
-            // looks the same.
-            pending: Bytes::from_static(b"\r\n"),
+            pending: Bytes::new(),
             received: 0,
             limit,
             state: State::Preamble,
@@ -111,19 +109,30 @@ where
     /// Move to the next part and read its headers; `None` after the last part. Whatever was
     /// left unread of the current part is skipped.
     pub async fn next_part(&mut self) -> Result<Option<PartHead>, FormError> {
-        loop {
+        // How long the boundary line `pending` starts with is, up to the boundary's end.
+        let boundary_len = loop {
             match self.state {
-                State::Preamble | State::InPart => {
+                State::Preamble => {
+                    // A body normally opens with the boundary itself, no line break before it.
+                    let opening = self.delimiter.len() - 2;
+                    self.fill_to(opening).await?;
+                    if self.pending.starts_with(&self.delimiter[2..]) {
+                        break opening;
+                    }
                     while self.content().await?.is_some() {}
                     self.state = State::AtDelimiter;
                 }
-                State::AtDelimiter => break,
+                State::InPart => {
+                    while self.content().await?.is_some() {}
+                    self.state = State::AtDelimiter;
+                }
+                State::AtDelimiter => break self.delimiter.len(),
                 State::End => return Ok(None),
             }
-        }
-        // The delimiter, then "--" for the last one, or a line break before the next headers.
-        self.fill_to(self.delimiter.len() + 2).await?;
-        let _ = self.pending.split_to(self.delimiter.len());
+        };
+        // Then "--" after the last one, or a line break before the next part's headers.
+        self.fill_to(boundary_len + 2).await?;
+        let _ = self.pending.split_to(boundary_len);
         if self.pending.starts_with(b"--") {
             self.state = State::End;
             return Ok(None);
@@ -533,6 +542,23 @@ mod tests {
         let parts = read_all(pieces, u64::MAX).unwrap();
         assert_eq!(parts[1].content, file);
         assert_eq!(parts[1].pieces, 3);
+    }
+
+    #[test]
+    fn content_in_the_first_piece_is_not_copied_either() {
+        let body = Bytes::from(form(b"file content"));
+        let range = body.as_ptr() as usize..body.as_ptr() as usize + body.len();
+        let mut form = FormReader::new(Pieces(vec![body.clone()].into()), B, u64::MAX);
+        block_on(async move {
+            while form.next_part().await.unwrap().is_some() {
+                while let Some(piece) = form.read().await.unwrap() {
+                    assert!(
+                        range.contains(&(piece.as_ptr() as usize)),
+                        "a copy was made"
+                    );
+                }
+            }
+        });
     }
 
     #[test]

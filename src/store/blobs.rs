@@ -108,7 +108,8 @@ impl IncomingBlob {
         &self.id
     }
 
-    /// A writer for the sealer's ciphertext.
+    /// A writer for the sealer's ciphertext. Ask once: a blob is written by one writer, from
+    /// its start.
     pub fn writer(&mut self) -> BlobWriter<'_> {
         let file = self.file.as_ref().expect("blob file is open until sealed");
         BlobWriter::new(file, &mut self.write_failure)
