@@ -6,10 +6,12 @@
 //! - small tips: durable submissions per second from 32 concurrent clients over loopback, with
 //!   group commit against the same server with group commit off (`commit_batch_max = 1`);
 //! - large upload: one 1 GiB file end to end until the "received" page, against `cp` of the same
-//!   file followed by `sync` (the durable-disk ceiling);
+//!   file followed by `sync` (the durable-disk ceiling); also printed, for reference, the time
+//!   age takes to encrypt the same amount in memory on one core (the cipher's own ceiling: one
+//!   upload is one age stream, which the age crate encrypts on one thread);
 //! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads.
 //!
-//! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 3) and medians are
+//! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 5) and medians are
 //! reported, since this machine's disk speed drifts from minute to minute.
 //!
 //! Settings: BENCH_UPLOAD_MIB (default 1024), BENCH_TIPS_SECS (default 5), BENCH_DIR (default
@@ -259,7 +261,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let mib = env_u64("BENCH_UPLOAD_MIB", 1024);
     let secs = env_u64("BENCH_TIPS_SECS", 5);
-    let rounds = env_u64("BENCH_ROUNDS", 3) as usize;
+    let rounds = env_u64("BENCH_ROUNDS", 5) as usize;
     println!("sealdrop intake benchmarks ({} cores)", num_cpus());
 
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
@@ -360,17 +362,41 @@ fn large_upload_report(dir: &Path, mib: u64, rounds: usize) {
             .join(" ")
     };
     let (c, o) = (median(ceiling.clone()), median(ours.clone()));
+    let per_round = ceiling
+        .iter()
+        .zip(&ours)
+        .map(|(c, o)| format!("{:.2}", c / o))
+        .collect::<Vec<_>>()
+        .join(" ");
     println!(
         "large upload, {mib} MiB, median of {rounds} rounds: {o:.2} s ({:.0} MiB/s) to \
          \"received\" [{}] using {:.2} s of server CPU; cp + sync {c:.2} s ({:.0} MiB/s, \
-         baseline) [{}]; ratio {:.2}",
+         baseline) [{}]; ratio {:.2} (per round: {per_round}); age alone, in memory on one \
+         core: {:.2} s",
         mib as f64 / o,
         list(&ours),
         median(server_cpu),
         mib as f64 / c,
         list(&ceiling),
-        c / o
+        c / o,
+        cipher_alone(mib)
     );
+}
+
+/// Seconds age takes to encrypt `mib` MiB in memory on this thread, output discarded.
+fn cipher_alone(mib: u64) -> f64 {
+    let id = age::x25519::Identity::generate();
+    let line = format!("{}\n", id.to_public());
+    let recipients =
+        sealdrop::keys::Recipients::parse(Path::new("bench"), line.as_bytes()).unwrap();
+    let block = vec![0x5a; 1 << 20];
+    let mut sealer = sealdrop::seal::Sealer::new(&recipients, std::io::sink()).unwrap();
+    let t = Instant::now();
+    for _ in 0..mib {
+        sealer.write(&block).unwrap();
+    }
+    sealer.finish(0).unwrap();
+    t.elapsed().as_secs_f64()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
