@@ -88,7 +88,8 @@ impl Write for BlobWriter<'_> {
         }
         if let Err(e) = self.write_through(data) {
             self.broken = true;
-            // Let the disk thread wind down on its own; the file is abandoned.
+            // A pipeline that failed has already waited for its disk thread; the file is
+            // abandoned.
             self.pipeline = None;
             return Err(e);
         }
@@ -224,6 +225,7 @@ impl Pipeline {
         }
     }
 }
+
 /// Write each job at its offset, then give the buffer back. Ends when the sender is gone.
 fn disk_thread(
     file: File,
