@@ -192,6 +192,40 @@ fn a_body_that_stops_half_way_leaves_nothing() {
 }
 
 #[test]
+fn a_large_upload_cut_off_after_it_reached_the_disk_thread_leaves_nothing() {
+    // Past a blob's first MiB the ciphertext is written by a disk thread of its own (direct
+    // I/O): a client that goes away must leave nothing of that path behind either.
+    let setup = Setup::new();
+    let server = setup.start();
+    let form = Multipart::new().text("message", "cut off late").file(
+        "files",
+        "video.mp4",
+        "video/mp4",
+        &random_bytes(6 << 20),
+    );
+    let body = form.body();
+    let mut conn = Conn::open(server.addr);
+    assert!(conn.send(&post_head(
+        server.addr,
+        "/submit",
+        &form.content_type(),
+        Some(body.len())
+    )));
+    assert!(conn.send(&body[..4 << 20]));
+    let past_first_mib = wait_until(Duration::from_secs(10), || {
+        files_under(&setup.incoming_dir())
+            .iter()
+            .any(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 2 << 20))
+    });
+    assert!(
+        past_first_mib,
+        "the upload should have gone past its first MiB"
+    );
+    conn.disconnect();
+    assert_clean_then_serves(&server);
+}
+
+#[test]
 fn a_declared_length_over_the_total_limit_is_refused_at_once() {
     let setup = Setup::new().small_limits(); // 2 MiB a submission
     let server = setup.start();
