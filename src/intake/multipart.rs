@@ -37,8 +37,9 @@ pub enum FormError {
     Body,
 }
 
-/// What a part's headers say about it. File names are sensitive: wiped when dropped.
-#[derive(Debug, Default, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+/// What a part's headers say about it. File names are sensitive: wiped when dropped, and not
+/// `Debug`, so that no log line can print one by accident.
+#[derive(Default, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct PartHead {
     pub name: Option<String>,
     pub file_name: Option<String>,
