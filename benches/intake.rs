@@ -388,7 +388,7 @@ fn cipher_alone(mib: u64) -> f64 {
     let id = age::x25519::Identity::generate();
     let line = format!("{}\n", id.to_public());
     let recipients =
-        sealdrop::keys::Recipients::parse(Path::new("bench"), line.as_bytes()).unwrap();
+        sealdrop_core::keys::Recipients::parse(Path::new("bench"), line.as_bytes()).unwrap();
     let block = vec![0x5a; 1 << 20];
     let mut sealer = sealdrop::seal::Sealer::new(&recipients, std::io::sink()).unwrap();
     let t = Instant::now();

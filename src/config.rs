@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::day::Granularity;
+use sealdrop_core::day::Granularity;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -160,7 +160,7 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        if text.contains(crate::keys::SECRET_KEY_PREFIX) {
+        if text.contains(sealdrop_core::keys::SECRET_KEY_PREFIX) {
             return Err(ConfigError::SecretKey {
                 path: path.to_owned(),
             });

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use sealdrop::day::{arrival_date, Date, Granularity};
+use sealdrop_core::day::{arrival_date, Date, Granularity};
 
 /// Every marker sent, as bytes, with a label for the failure message.
 struct Markers(Vec<(String, Vec<u8>)>);

@@ -6,7 +6,7 @@ mod bundle_support;
 
 use std::path::Path;
 
-use sealdrop::bundle::{BundleError, BundleReader};
+use sealdrop_bundle::{BundleError, BundleReader};
 use serde_json::Value;
 
 use bundle_support::hostile::{Genuine, OVERSIZED_MANIFEST};

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::Connection;
-use sealdrop::bundle::{ack, signing, BlobKind, BundleReader};
+use sealdrop_bundle::{ack, signing, BlobKind, BundleReader};
 
 use bundle_support::*;
 
@@ -28,7 +28,7 @@ fn bundle_id_of(summary: &str) -> String {
     let mut words = summary.split_whitespace();
     words.find(|w| *w == "bundle").expect("a bundle id");
     let id = words.next().unwrap().trim_end_matches(':').to_owned();
-    assert!(sealdrop::store::blobs::is_id(&id), "{summary}");
+    assert!(sealdrop_core::is_id(&id), "{summary}");
     id
 }
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use sealdrop::seal::padme::padded_len;
 use sealdrop::seal::sealer::age_payload_len;
+use sealdrop_core::padme::padded_len;
 
 /// Padmé as the paper states it (Nikitin et al., PETS 2019, Algorithm 1), written out here
 /// independently of the server's implementation: E = floor(log2 L), S = floor(log2 E) + 1,

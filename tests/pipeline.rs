@@ -19,7 +19,6 @@ use std::process::{Command, Output, Stdio};
 use age::secrecy::SecretString;
 use common::{files_under, find, random_bytes, Multipart, Setup};
 
-const SEALDESK: &str = env!("CARGO_BIN_EXE_sealdesk");
 const PASSPHRASE: &str = "lantern orbit cactus velvet harbor mint";
 
 // What the sources write. Search words appear here in one letter case and are searched for in
@@ -85,7 +84,7 @@ impl Desk {
     /// `sealdesk ARGS` with a clean environment: the passphrase comes from SEALDESK_PASSPHRASE
     /// (the scripted way the staff guide documents), never from a terminal.
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(SEALDESK);
+        let mut cmd = Command::new(common::sealdesk_bin());
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use sealdrop::seal::padme::padded_len;
+use sealdrop_core::padme::padded_len;
 
 #[test]
 fn a_submission_decrypts_byte_for_byte_with_the_age_crate_and_the_age_cli() {

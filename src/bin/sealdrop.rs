@@ -8,15 +8,16 @@ use anyhow::{bail, Context, Result};
 use clap::{ArgGroup, Parser, Subcommand};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-use sealdrop::bundle::{ack, signing, write::Progress};
-use sealdrop::config::{Config, Listen};
-use sealdrop::day::{arrival_date, Date, Granularity};
+use sealdrop::config::Config;
 use sealdrop::events::event;
 use sealdrop::intake::{self, server::Listener, AppState};
-use sealdrop::keys::{self, Recipients};
-use sealdrop::store::export::{self, Selection};
-use sealdrop::store::purge::{self, PurgeReport};
+use sealdrop::ops::demo;
+use sealdrop::ops::export::{self, Selection};
+use sealdrop::ops::preflight::{check_data_dir, preflight};
+use sealdrop::ops::purge::{self, PurgeReport};
 use sealdrop::store::{Quota, Store};
+use sealdrop_bundle::{ack, signing, write::Progress};
+use sealdrop_core::day::{arrival_date, Date, Granularity};
 
 /// Sealdrop: a secure-drop intake. Every submission is sealed with age as it streams in.
 #[derive(Parser)]
@@ -93,7 +94,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    sealdrop::cli::finish(run_cli())
+    sealdrop_core::cli::finish(run_cli())
 }
 
 fn run_cli() -> Result<()> {
@@ -103,7 +104,11 @@ fn run_cli() -> Result<()> {
             run(config)
         }
         Command::CheckConfig { config } => check_config(config.as_deref()),
-        Command::Demo { listen, dir } => run(demo_config(&listen, &dir)?),
+        Command::Demo { listen, dir } => {
+            let demo = demo::prepare(&listen, &dir)?;
+            eprintln!("{}", demo::banner(&demo, &listen));
+            run(demo.config)
+        }
         Command::Export {
             out,
             all,
@@ -124,43 +129,6 @@ fn run_cli() -> Result<()> {
             config,
         } => purge_command(config.as_deref(), ack.as_deref(), older_than),
     }
-}
-
-/// Everything the server checks before it listens; shared by `serve` and `check-config`.
-fn preflight(config: &Config) -> Result<Recipients> {
-    let recipients = Recipients::load(&config.keys_file)?;
-    refuse_secret_keys_near(config)?;
-    Ok(recipients)
-}
-
-/// The server must never hold a key that opens submissions: look next to the recipients and at
-/// the top of the data directory, where a misplaced staff key would most likely land.
-fn refuse_secret_keys_near(config: &Config) -> Result<()> {
-    let keys_dir = config.keys_file.parent().unwrap_or(Path::new("."));
-    for dir in [keys_dir, config.data_dir.as_path()] {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let small_file = entry
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.len() <= 1 << 20);
-            if !small_file || path.extension().is_some_and(|e| e == "sqlite") {
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            if let Some(line) = keys::find_secret_key(&bytes) {
-                bail!(
-                    "{} line {line} holds an age SECRET key. The server must never hold one: \
-                     delete it from this machine, treat that staff key as compromised, and make a \
-                     new one with `sealdesk keygen` on the staff machine",
-                    path.display()
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 fn check_config(path: Option<&Path>) -> Result<()> {
@@ -188,45 +156,6 @@ fn check_config(path: Option<&Path>) -> Result<()> {
         l.max_concurrent_uploads
     );
     Ok(())
-}
-
-/// Can the server use its data directory, and how much room is there? Creates nothing.
-fn check_data_dir(config: &Config) -> Result<String> {
-    let dir = &config.data_dir;
-    let existing = if dir.is_dir() {
-        dir.as_path()
-    } else if dir.exists() {
-        bail!("{} exists but is not a directory", dir.display());
-    } else {
-        // The server creates it at start; its nearest existing parent must allow that.
-        dir.ancestors()
-            .skip(1)
-            .find(|a| a.is_dir())
-            .unwrap_or(Path::new("."))
-    };
-    let meta =
-        std::fs::metadata(existing).with_context(|| format!("reading {}", existing.display()))?;
-    if meta.permissions().readonly() {
-        bail!(
-            "{} is read-only; the server needs to write there",
-            existing.display()
-        );
-    }
-    let free_mib = sealdrop::store::free_bytes(existing)? >> 20;
-    let floor = config.limits.min_free_disk_mb;
-    if free_mib <= floor {
-        bail!(
-            "only {free_mib} MiB are free on the data disk, at or below min_free_disk_mb \
-             ({floor} MiB): every submission would get the \"temporarily full\" page. Free \
-             space or lower the setting"
-        );
-    }
-    let created = if dir.is_dir() {
-        "exists"
-    } else {
-        "will be created at start"
-    };
-    Ok(format!("{created}; {free_mib} MiB free, floor {floor} MiB"))
 }
 
 fn run(config: Config) -> Result<()> {
@@ -410,54 +339,4 @@ fn report_ack_leftovers(report: &PurgeReport) {
             report.unknown.len()
         );
     }
-}
-
-/// Make (or reuse) a demo identity and config under `dir`, and say loudly what it is.
-fn demo_config(listen: &str, dir: &Path) -> Result<Config> {
-    let identity_path = dir.join("identity.txt");
-    let keys_dir = dir.join("keys");
-    let keys_file = keys_dir.join("recipients.txt");
-    std::fs::create_dir_all(&keys_dir)
-        .with_context(|| format!("creating the demo folder {}", keys_dir.display()))?;
-    if !identity_path.exists() {
-        let recipient = sealdrop::desk::identity::generate(&identity_path, None)?;
-        std::fs::write(
-            &keys_file,
-            format!(
-                "# DEMO recipient: its secret key is in {}\n{recipient}\n",
-                identity_path.display()
-            ),
-        )?;
-    }
-    let mut config = Config {
-        listen: listen
-            .parse::<Listen>()
-            .map_err(|e| anyhow::anyhow!("--listen: {e}"))?,
-        data_dir: dir.join("data"),
-        keys_file,
-        demo: true,
-        ..Config::default()
-    };
-    config.limits.min_free_disk_mb = 256;
-    config.validate()?;
-    let bar = "=".repeat(78);
-    eprintln!("{bar}");
-    eprintln!("  DEMO MODE: NOT FOR REAL SUBMISSIONS");
-    eprintln!("  Everything sent here is sealed to a DEMO key whose secret half sits unprotected");
-    eprintln!(
-        "  in {} . Anyone with that file can read it all.",
-        identity_path.display()
-    );
-    eprintln!();
-    eprintln!("  Open the form:   http://{listen}/");
-    eprintln!("  Stored blobs:    {}/blobs/", config.data_dir.display());
-    eprintln!(
-        "  Read one:        age -d -i {} {}/blobs/<id>.age",
-        identity_path.display(),
-        config.data_dir.display()
-    );
-    eprintln!("  (Each submission's envelope is JSON naming its attachments' blob ids; an");
-    eprintln!("   attachment is padded with zero bytes after its true length, given there.)");
-    eprintln!("{bar}");
-    Ok(config)
 }

@@ -20,11 +20,11 @@ use axum::Router;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::keys::Recipients;
 use crate::store::Store;
 use lang::PageLang;
 use pages::{render, FormPage, PageCtx};
 use refusal::Refusal;
+use sealdrop_core::keys::Recipients;
 
 /// What every handler shares.
 #[derive(Clone)]

@@ -14,10 +14,11 @@ use super::pages::{render, PageCtx, ReceivedPage};
 use super::refusal::Refusal;
 use super::upload::{FinishedBlob, SealTarget, UploadError};
 use super::AppState;
-use crate::day::arrival_date;
 use crate::events::event;
 use crate::seal::{AttachmentInfo, Envelope};
-use crate::store::{new_id, NewSubmission, StoreError};
+use crate::store::{NewSubmission, StoreError};
+use sealdrop_core::day::arrival_date;
+use sealdrop_core::new_id;
 
 /// Longest optional contact line, in bytes.
 pub const MAX_CONTACT_BYTES: usize = 1000;

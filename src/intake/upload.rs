@@ -11,10 +11,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::keys::Recipients;
 use crate::seal::{SealError, Sealer};
 use crate::store::blobs::BlobWriter;
 use crate::store::{BlobDirs, NewBlob};
+use sealdrop_core::keys::Recipients;
 
 /// Chunks in flight per upload (each at most one read from the socket, typically 8-64 KiB).
 const CHANNEL_DEPTH: usize = 8;

@@ -1,10 +1,10 @@
-//! Sealing: Padmé padding, the submission envelope, and streaming age encryption.
+//! Sealing: streaming age encryption of a submission's parts, padded with Padmé.
 //!
 //! Everything here writes standard age files, so `age -d` alone can open what the server stores.
+//! The envelope format and the padding rule live in `sealdrop-core`, which the desk reads too.
 
-pub mod envelope;
-pub mod padme;
 pub mod sealer;
 
-pub use envelope::{AttachmentInfo, Envelope};
+pub use sealdrop_core::envelope::{self, AttachmentInfo, Envelope};
+pub use sealdrop_core::padme;
 pub use sealer::{SealError, Sealed, Sealer};

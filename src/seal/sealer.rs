@@ -5,7 +5,7 @@ use std::io::Write;
 use age::stream::StreamWriter;
 
 use super::padme::padded_len;
-use crate::keys::Recipients;
+use sealdrop_core::keys::Recipients;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {

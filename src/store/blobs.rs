@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub use super::writer::BlobWriter;
+pub use sealdrop_core::durable::{create_private_dir, sync_dir};
+use sealdrop_core::is_id;
 
 /// The two blob folders of a data directory.
 #[derive(Debug, Clone)]
@@ -45,7 +47,7 @@ impl BlobDirs {
 
     /// Start a new blob under `incoming/`. It is deleted when dropped unless committed.
     pub fn start_blob(&self) -> io::Result<IncomingBlob> {
-        let id = super::new_id();
+        let id = sealdrop_core::new_id();
         let path = self.incoming_path(&id);
         let file = OpenOptions::new()
             .write(true)
@@ -152,11 +154,6 @@ impl Drop for IncomingBlob {
     }
 }
 
-/// Is `s` a Sealdrop id: 32 lowercase hex digits?
-pub fn is_id(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
 /// Make the contents of finished blobs under `incoming/` durable, before they are moved.
 ///
 /// For several blobs, on Linux, one `syncfs` flushes every one of them (and their allocation
@@ -180,23 +177,6 @@ pub fn sync_contents(dirs: &BlobDirs, blobs: &[&IncomingBlob]) -> io::Result<()>
         File::open(&blob.path)?.sync_all()?;
     }
     Ok(())
-}
-
-/// Make a directory's entries durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Create a directory (and parents) readable by its owner only.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
 }
 
 fn remove_any(path: &Path) -> io::Result<()> {

@@ -10,8 +10,9 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::blobs::{sync_contents, sync_dir, BlobDirs};
-use super::{BlobKind, NewBlob, NewSubmission, StoreError};
+use super::{NewBlob, NewSubmission, StoreError};
 use crate::events::event;
+use sealdrop_core::BlobKind;
 
 /// The most submissions one transaction takes by default (bounds the time a batch holds the
 /// writer). 1 turns group commit off: the naive design, kept for benchmarks to compare against.

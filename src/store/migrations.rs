@@ -4,7 +4,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
-use crate::migrate::{self, Migration};
+use sealdrop_core::migrate::{self, Migration};
 
 /// Every migration, in order. They are compiled in so the binary does not depend on its working
 /// directory; a test checks this list against the files in `migrations/`.
@@ -34,7 +34,7 @@ pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::MigrateError;
+    use sealdrop_core::migrate::MigrateError;
 
     #[test]
     fn list_matches_the_migrations_folder() {

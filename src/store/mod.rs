@@ -9,21 +9,18 @@ pub mod blobs;
 mod commit;
 mod writer;
 pub use commit::DEFAULT_MAX_BATCH;
-pub mod export;
 pub mod migrations;
-pub mod purge;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rand::RngCore;
 use rusqlite::Connection;
 
 pub use blobs::{BlobDirs, IncomingBlob};
 
-use crate::day::Date;
 use crate::events::event;
+use sealdrop_core::day::Date;
 
 /// The index's file name inside the data directory.
 pub const DB_FILE: &str = "sealdrop.sqlite";
@@ -33,7 +30,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
-    Migrate(#[from] crate::migrate::MigrateError),
+    Migrate(#[from] sealdrop_core::migrate::MigrateError),
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("the commit failed: {0}")]
@@ -53,34 +50,6 @@ pub struct Quota {
     pub min_free_bytes: u64,
     /// Most ciphertext bytes kept; `None` for no quota beyond free space.
     pub max_stored_bytes: Option<u64>,
-}
-
-/// The role of a blob in its submission, as the index and export bundles spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BlobKind {
-    /// The encrypted envelope: JSON with the form's fields and the attachments' names.
-    Envelope,
-    /// One encrypted attachment, zero-padded after its true length.
-    Attachment,
-}
-
-impl BlobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BlobKind::Envelope => "envelope",
-            BlobKind::Attachment => "attachment",
-        }
-    }
-
-    /// The kind as the index spells it; `None` for anything else.
-    pub fn from_index(s: &str) -> Option<BlobKind> {
-        match s {
-            "envelope" => Some(BlobKind::Envelope),
-            "attachment" => Some(BlobKind::Attachment),
-            _ => None,
-        }
-    }
 }
 
 /// A sealed attachment, written under `incoming/`, waiting to be committed.
@@ -117,13 +86,6 @@ struct Inner {
     /// whichever process wrote last (a purge frees room at once).
     reader: std::sync::Mutex<Connection>,
     reserved_bytes: Arc<AtomicU64>,
-}
-
-/// A fresh random id: 128 bits, as 32 lowercase hex digits.
-pub fn new_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// Open the index with the settings every Sealdrop connection uses.
@@ -283,7 +245,7 @@ impl Drop for Reservation {
 }
 
 /// Bytes an unprivileged process may still write on the filesystem holding `dir`.
-pub fn free_bytes(dir: &Path) -> Result<u64, StoreError> {
-    let stat = rustix::fs::statvfs(dir).map_err(|e| StoreError::Io(e.into()))?;
+pub fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    let stat = rustix::fs::statvfs(dir)?;
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }

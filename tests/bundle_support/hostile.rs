@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use sealdrop::bundle::format::{HEADER_LEN, MAX_MANIFEST_LEN, SIGNATURE_LEN};
-use sealdrop::bundle::signing;
-use sealdrop::bundle::write::signed_head;
-use sealdrop::bundle::Manifest;
-use sealdrop::store::export::{export, Selection};
+use sealdrop::ops::export::{export, Selection};
+use sealdrop_bundle::format::{HEADER_LEN, MAX_MANIFEST_LEN, SIGNATURE_LEN};
+use sealdrop_bundle::signing;
+use sealdrop_bundle::write::signed_head;
+use sealdrop_bundle::Manifest;
 use serde_json::Value;
 
 use super::*;
@@ -133,7 +133,7 @@ impl Genuine {
 
     /// Write `bytes` as a new bundle file next to the data directory.
     pub fn write(&self, bytes: &[u8]) -> PathBuf {
-        let name = &sealdrop::store::new_id()[..8];
+        let name = &sealdrop_core::new_id()[..8];
         let path = self.dir.path().join(format!("hostile-{name}.bundle"));
         std::fs::write(&path, bytes).unwrap();
         path

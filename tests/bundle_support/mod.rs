@@ -8,10 +8,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sealdrop::day::Date;
-use sealdrop::keys::Recipients;
 use sealdrop::seal::{AttachmentInfo, Envelope, Sealer};
-use sealdrop::store::{new_id, NewBlob, NewSubmission, Quota, Store};
+use sealdrop::store::{NewBlob, NewSubmission, Quota, Store};
+use sealdrop_core::day::Date;
+use sealdrop_core::keys::Recipients;
+use sealdrop_core::new_id;
 
 /// A staff member: an age identity and the recipients file the server would hold.
 pub struct Staff {
@@ -63,9 +64,9 @@ pub fn spec(arrived: Date, message: &str, attachments: &[(&str, &[u8])]) -> Spec
 }
 
 pub fn today() -> Date {
-    sealdrop::day::arrival_date(
+    sealdrop_core::day::arrival_date(
         std::time::SystemTime::now(),
-        sealdrop::day::Granularity::Day,
+        sealdrop_core::day::Granularity::Day,
     )
 }
 
@@ -156,9 +157,20 @@ pub fn blob_path(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join("blobs").join(format!("{id}.age"))
 }
 
+/// The real `sealdrop`: this package's own, or, from the desk crate's tests, the one the workspace
+/// builds beside `sealdesk`.
+fn sealdrop_bin() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_sealdrop") {
+        return path.into();
+    }
+    let desk =
+        option_env!("CARGO_BIN_EXE_sealdesk").expect("built as a test of sealdrop or sealdesk");
+    Path::new(desk).with_file_name("sealdrop")
+}
+
 /// Run the real `sealdrop` binary on `data_dir`, with no other SEALDROP_* setting leaking in.
 pub fn sealdrop(data_dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealdrop"));
+    let mut cmd = Command::new(sealdrop_bin());
     for (name, _) in std::env::vars() {
         if name.starts_with("SEALDROP_") {
             cmd.env_remove(name);

@@ -20,6 +20,20 @@ use rand::RngCore;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sealdrop");
 
+/// The real `sealdesk`, which the desk crate builds beside `sealdrop` (a package's tests are only
+/// given its own binaries' paths). `cargo test` at the top of the workspace builds both.
+#[allow(dead_code)]
+pub fn sealdesk_bin() -> PathBuf {
+    let path = Path::new(BIN).with_file_name("sealdesk");
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests from the top of the workspace with `cargo test`, which \
+         builds sealdesk too (or `cargo build -p sealdesk` first)",
+        path.display()
+    );
+    path
+}
+
 /// How long a test waits for a start-up, an exit or a response before failing.
 const PATIENCE: Duration = Duration::from_secs(30);
 

@@ -1,0 +1,149 @@
+//! `sealdesk ack`: tell the server which submissions this workspace now holds safely, so that it
+//! may purge them. A submission is named only after every one of its blobs has been re-read from
+//! the workspace and matched against the size and SHA-256 the signed bundle gave.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::decrypt::map_parallel;
+use super::workspace::{blob_path, Workspace};
+use super::DeskError;
+use sealdrop_bundle::ack;
+
+/// A blob as the signed bundle described it.
+struct RecordedBlob {
+    id: String,
+    size: u64,
+    sha256: String,
+}
+
+pub struct AckSummary {
+    pub file: Option<PathBuf>,
+    pub acked: usize,
+    /// Submissions left out: their blobs in the workspace are missing or damaged.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Write the ack file `out` naming every submission not acknowledged before (or all with `all`).
+pub fn write_ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary, DeskError> {
+    if out.exists() {
+        return Err(DeskError::OutputExists(out.to_owned()));
+    }
+    ws.refuse_inside(out)?;
+    let mut stmt = ws.conn().prepare(
+        "SELECT s.id, b.id, b.size, b.sha256 FROM submissions s JOIN blobs b ON b.submission_id = s.id
+         WHERE ?1 OR s.acked = 0 ORDER BY s.id, b.position",
+    )?;
+    let mut subs: Vec<(String, Vec<RecordedBlob>)> = Vec::new();
+    let rows = stmt.query_map([all], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (sub, blob, size, hash) = row?;
+        match subs.last_mut() {
+            Some((id, blobs)) if *id == sub => blobs.push(RecordedBlob {
+                id: blob,
+                size: size as u64,
+                sha256: hash,
+            }),
+            _ => subs.push((
+                sub,
+                vec![RecordedBlob {
+                    id: blob,
+                    size: size as u64,
+                    sha256: hash,
+                }],
+            )),
+        }
+    }
+    drop(stmt);
+
+    let blobs_dir = ws.blobs_dir();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let checks = map_parallel(&subs, threads, |(_, blobs)| {
+        blobs
+            .iter()
+            .try_for_each(|b| check_blob(&blob_path(&blobs_dir, &b.id), b.size, &b.sha256))
+    });
+    let mut ids = Vec::new();
+    let mut skipped = Vec::new();
+    for ((id, _), check) in subs.into_iter().zip(checks) {
+        match check {
+            Ok(()) => ids.push(id),
+            Err(why) => skipped.push((id, why)),
+        }
+    }
+    if ids.is_empty() {
+        return Ok(AckSummary {
+            file: None,
+            acked: 0,
+            skipped,
+        });
+    }
+
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => DeskError::OutputExists(out.to_owned()),
+            _ => DeskError::io(format!("creating {}", out.display()))(e),
+        })?;
+    let write = |mut file: std::fs::File| -> std::io::Result<()> {
+        file.write_all(ack::to_text(ids.iter().map(String::as_str)).as_bytes())?;
+        file.sync_all()
+    };
+    if let Err(e) = write(file) {
+        let _ = std::fs::remove_file(out);
+        return Err(DeskError::io(format!("writing {}", out.display()))(e));
+    }
+
+    // Only once the file is on disk: remember what it named.
+    let tx = ws.conn_mut().transaction()?;
+    {
+        let mut mark = tx.prepare("UPDATE submissions SET acked = 1 WHERE id = ?1")?;
+        for id in &ids {
+            mark.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(AckSummary {
+        file: Some(out.to_owned()),
+        acked: ids.len(),
+        skipped,
+    })
+}
+
+fn check_blob(path: &Path, size: u64, sha256: &str) -> Result<(), String> {
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        total += n as u64;
+    }
+    if total != size || hex::encode(hash.finalize()) != sha256 {
+        return Err(format!(
+            "{} differs from what the bundle delivered",
+            path.display()
+        ));
+    }
+    Ok(())
+}

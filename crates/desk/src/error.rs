@@ -1,0 +1,83 @@
+//! What can go wrong on the desk, each message saying what to do next.
+
+use std::path::PathBuf;
+
+use super::identity::IdentityError;
+use sealdrop_bundle::BundleError;
+use sealdrop_core::keys::KeysError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error("there is no Sealdesk workspace in {dir}. Create one with `sealdesk init`, or point to yours with --workspace DIR (or the SEALDESK_WORKSPACE setting)")]
+    NoWorkspace { dir: PathBuf },
+    #[error("{dir} already holds a Sealdesk workspace; use it as it is, or choose another folder with --workspace")]
+    WorkspaceExists { dir: PathBuf },
+    #[error("{dir} is not empty; a new workspace needs an empty or new folder")]
+    NotEmpty { dir: PathBuf },
+    #[error("the workspace database failed: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the workspace: {0}")]
+    Migrate(#[from] sealdrop_core::migrate::MigrateError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("the workspace settings are damaged ({0}); make a new workspace with `sealdesk init`")]
+    Settings(String),
+    #[error(transparent)]
+    Recipients(#[from] KeysError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("the bundle was refused: {0}. Nothing was imported and the workspace is unchanged. Ask for a fresh export; if it is refused again, tell the operator, since the file may have been tampered with")]
+    Bundle(BundleError),
+    #[error("the bundle was refused: {0}. Nothing was imported and the workspace is unchanged; tell the operator")]
+    Conflict(String),
+    #[error("`{0}` is not a submission id: give at least 4 of its hex digits (0-9, a-f), as `sealdesk list` shows them")]
+    BadIdPrefix(String),
+    #[error("no submission id starts with `{0}`; `sealdesk list` shows them")]
+    NoSuchSubmission(String),
+    #[error("`{prefix}` matches {} submissions ({}); type more digits", matches.len(), matches.join(", "))]
+    Ambiguous {
+        prefix: String,
+        matches: Vec<String>,
+    },
+    #[error("cannot decrypt {what}: {reason}")]
+    Decrypt { what: String, reason: String },
+    #[error("submission {id} is damaged: {problem}")]
+    Envelope { id: String, problem: String },
+    #[error("`{tag}` cannot be a tag: {why}")]
+    BadTag { tag: String, why: &'static str },
+    #[error(
+        "`{0}` is not a status; use one of: new, in-review, verified, follow-up, closed, spam"
+    )]
+    BadStatus(String),
+    #[error("`{0}` is not a day; write it as YYYY-MM-DD, for example 2026-11-27")]
+    BadDay(String),
+    #[error("give some text to search for")]
+    EmptySearch,
+    #[error("a note cannot be empty")]
+    EmptyNote,
+    #[error("encrypting the note failed: {0}")]
+    Encrypt(String),
+    #[error("{0} is inside the workspace, which must hold locked (encrypted) files only; choose a place outside it")]
+    InsideWorkspace(PathBuf),
+    #[error("{0} already exists; choose a new file name (Sealdesk never overwrites a file)")]
+    OutputExists(PathBuf),
+}
+
+// By hand, not `#[from]`: that would also make the bundle error the `source`, and staff would
+// read the reason twice (once in this message, once as its cause).
+impl From<BundleError> for DeskError {
+    fn from(e: BundleError) -> DeskError {
+        DeskError::Bundle(e)
+    }
+}
+
+impl DeskError {
+    /// An I/O error with what was being done.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DeskError {
+        let what = what.into();
+        move |source| DeskError::Io { what, source }
+    }
+}

@@ -1,0 +1,274 @@
+//! `sealdesk report`: the triaged cases in CSV, JSON or Markdown for the group's case files.
+//!
+//! The output is plaintext, written only where staff send it. Source text stays inert in each
+//! format: CSV cells that a spreadsheet would run as formulas are prefixed with `'`, and Markdown
+//! puts source text in fenced code blocks so that no markup or HTML in it is ever rendered.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write};
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::cases::{self, Case, Filter};
+use super::decrypt::{map_parallel, open_envelope};
+use super::identity::Keyring;
+use super::triage::open_note;
+use super::view::render;
+use super::workspace::Workspace;
+use super::DeskError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Markdown,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "markdown" | "md" => Ok(Format::Markdown),
+            other => Err(format!("`{other}` is not one of csv, json, markdown")),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NoteOut<'a> {
+    day: &'a str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct RowOut<'a> {
+    id: &'a str,
+    day: &'a str,
+    status: &'a str,
+    tags: &'a [String],
+    notes: Vec<NoteOut<'a>>,
+    message: &'a str,
+}
+
+/// One case, decrypted.
+struct Row {
+    case: Case,
+    notes: Vec<(String, Zeroizing<String>)>,
+    message: Zeroizing<String>,
+}
+
+/// The report, and the cases left out because they could not be opened.
+pub struct Report {
+    pub text: Zeroizing<String>,
+    pub cases: usize,
+    pub failed: Vec<(String, String)>,
+}
+
+pub fn report(
+    ws: &Workspace,
+    keyring: &Keyring,
+    filter: &Filter,
+    format: Format,
+) -> Result<Report, DeskError> {
+    let list = cases::list(ws.conn(), filter)?;
+    let mut notes: HashMap<String, Vec<(String, Vec<u8>)>> = HashMap::new();
+    {
+        let mut stmt = ws
+            .conn()
+            .prepare("SELECT submission_id, written, ciphertext FROM notes ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        for row in rows {
+            let (id, day, c): (String, String, Vec<u8>) = row?;
+            notes.entry(id).or_default().push((day, c));
+        }
+    }
+    let blobs = ws.blobs_dir();
+    let opened = map_parallel(&list, keyring.threads(), |case| {
+        let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.to_string())?;
+        let message = Zeroizing::new(envelope.fields.get("message").cloned().unwrap_or_default());
+        let case_notes = notes
+            .get(&case.id)
+            .map(|ns| {
+                ns.iter()
+                    .map(|(day, c)| {
+                        let text = open_note(keyring, c)
+                            .unwrap_or_else(|why| Zeroizing::new(format!("({why})")));
+                        (day.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok::<_, String>((message, case_notes))
+    });
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for (case, result) in list.into_iter().zip(opened) {
+        match result {
+            Ok((message, notes)) => rows.push(Row {
+                case,
+                notes,
+                message,
+            }),
+            Err(why) => failed.push((case.id, why)),
+        }
+    }
+    let text = match format {
+        Format::Csv => csv(&rows),
+        Format::Json => json(&rows),
+        Format::Markdown => markdown(&rows),
+    };
+    Ok(Report {
+        text,
+        cases: rows.len(),
+        failed,
+    })
+}
+
+/// A CSV cell (RFC 4180), defused against spreadsheet formulas.
+fn csv_cell(out: &mut dyn Write, value: &str) -> fmt::Result {
+    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quote = formula || value.contains([',', '"', '\n', '\r']);
+    if quote {
+        out.write_char('"')?;
+    }
+    if formula {
+        out.write_char('\'')?;
+    }
+    for c in value.chars() {
+        if c == '"' {
+            out.write_char('"')?;
+        }
+        out.write_char(c)?;
+    }
+    if quote {
+        out.write_char('"')?;
+    }
+    Ok(())
+}
+
+fn notes_text(notes: &[(String, Zeroizing<String>)]) -> Zeroizing<String> {
+    render(|out| {
+        for (i, (day, text)) in notes.iter().enumerate() {
+            if i > 0 {
+                out.write_char('\n')?;
+            }
+            write!(out, "{day}: {}", text.as_str())?;
+        }
+        Ok(())
+    })
+}
+
+fn csv(rows: &[Row]) -> Zeroizing<String> {
+    let notes: Vec<Zeroizing<String>> = rows.iter().map(|r| notes_text(&r.notes)).collect();
+    render(|out| {
+        out.write_str("id,day,status,tags,notes,message\r\n")?;
+        for (row, notes) in rows.iter().zip(&notes) {
+            let tags = row.case.tags.join(" ");
+            let cells = [
+                row.case.id.as_str(),
+                row.case.arrived.as_str(),
+                row.case.status.as_str(),
+                tags.as_str(),
+                notes.as_str(),
+                row.message.as_str(),
+            ];
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.write_char(',')?;
+                }
+                csv_cell(out, cell)?;
+            }
+            out.write_str("\r\n")?;
+        }
+        Ok(())
+    })
+}
+
+fn json(rows: &[Row]) -> Zeroizing<String> {
+    let out: Vec<RowOut<'_>> = rows
+        .iter()
+        .map(|row| RowOut {
+            id: &row.case.id,
+            day: &row.case.arrived,
+            status: row.case.status.as_str(),
+            tags: &row.case.tags,
+            notes: row
+                .notes
+                .iter()
+                .map(|(day, text)| NoteOut { day, text })
+                .collect(),
+            message: &row.message,
+        })
+        .collect();
+    let mut bytes = sealdrop_core::wiped::json(&out, sealdrop_core::wiped::JsonStyle::Pretty);
+    // serde_json writes UTF-8; moving the bytes into a String keeps the same allocation.
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *bytes)).expect("serde_json writes UTF-8"))
+}
+
+/// A fenced code block holding `text` verbatim: the fence is longer than any run of backticks
+/// inside, so nothing in `text` can close it.
+fn fenced(out: &mut dyn Write, text: &str) -> fmt::Result {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat((longest + 1).max(3));
+    writeln!(out, "{fence}text\n{}\n{fence}", text.trim_end())
+}
+
+fn markdown(rows: &[Row]) -> Zeroizing<String> {
+    render(|out| {
+        writeln!(out, "# Sealdrop report\n\n{} submission(s).", rows.len())?;
+        for row in rows {
+            let c = &row.case;
+            writeln!(out, "\n## {} ({})\n", &c.id[..8], c.arrived)?;
+            writeln!(out, "- ID: `{}`", c.id)?;
+            writeln!(out, "- Day: {}", c.arrived)?;
+            writeln!(out, "- Status: {}", c.status)?;
+            let tags: Vec<String> = c.tags.iter().map(|t| format!("`{t}`")).collect();
+            if tags.is_empty() {
+                writeln!(out, "- Tags: (none)")?;
+            } else {
+                writeln!(out, "- Tags: {}", tags.join(", "))?;
+            }
+            writeln!(out, "\n### Message\n")?;
+            fenced(out, &row.message)?;
+            if !row.notes.is_empty() {
+                writeln!(out, "\n### Notes\n")?;
+                for (day, text) in &row.notes {
+                    writeln!(out, "{day}:\n")?;
+                    fenced(out, text)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        let cell = |v: &str| render(|w| csv_cell(w, v)).to_string();
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a,\"b\"\nc"), "\"a,\"\"b\"\"\nc\"");
+        assert_eq!(
+            cell("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+    }
+
+    #[test]
+    fn fences_cannot_be_closed_from_inside() {
+        let s = render(|w| fenced(w, "```\n<img src=x onerror=alert(1)>\n````"));
+        assert!(s.starts_with("`````text\n"));
+        assert!(s.trim_end().ends_with("\n`````"));
+    }
+}

@@ -1,0 +1,315 @@
+//! How cases look on the staff's terminal: `list` tables and `show` pages.
+//!
+//! Everything a source wrote is hostile, including to the terminal: escape sequences could
+//! rewrite the screen or worse, so control characters are replaced before anything is printed.
+
+use std::fmt::{self, Write};
+
+use zeroize::Zeroizing;
+
+use super::cases::Case;
+use super::filenames;
+use super::search::SearchResult;
+use super::triage::Note;
+use sealdrop_core::Envelope;
+
+pub use sealdrop_core::wiped::render;
+
+/// Source text made safe for a terminal, written without copying: control characters (escape
+/// sequences included) and text-direction overrides become U+FFFD. With `multiline`, newlines
+/// and tabs are kept; otherwise they become spaces. With `max_chars`, longer text is cut with "…".
+pub struct Safe<'a> {
+    pub text: &'a str,
+    pub multiline: bool,
+    pub max_chars: Option<usize>,
+}
+
+impl<'a> Safe<'a> {
+    pub fn line(text: &'a str) -> Safe<'a> {
+        Safe {
+            text,
+            multiline: false,
+            max_chars: None,
+        }
+    }
+
+    pub fn block(text: &'a str) -> Safe<'a> {
+        Safe {
+            text,
+            multiline: true,
+            max_chars: None,
+        }
+    }
+
+    pub fn cut(text: &'a str, max_chars: usize) -> Safe<'a> {
+        Safe {
+            text,
+            multiline: false,
+            max_chars: Some(max_chars),
+        }
+    }
+}
+
+impl fmt::Display for Safe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let limit = match self.max_chars {
+            Some(max) if self.text.chars().count() > max => Some(max.saturating_sub(1)),
+            _ => None,
+        };
+        let mut chars = self.text.chars().peekable();
+        let mut written = 0;
+        while let Some(c) = chars.next() {
+            if limit == Some(written) {
+                break;
+            }
+            let out = match c {
+                '\r' if chars.peek() == Some(&'\n') => continue,
+                '\n' | '\r' | '\t' if !self.multiline => ' ',
+                '\n' | '\t' => c,
+                '\r' => '\n',
+                c if c.is_control() => '\u{fffd}',
+                '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+                c => c,
+            };
+            f.write_char(out)?;
+            written += 1;
+        }
+        if limit.is_some() {
+            f.write_char('…')?;
+        }
+        Ok(())
+    }
+}
+
+/// `s` made safe for a terminal (see [`Safe`]), as an owned, wiped-on-drop string.
+pub fn terminal_safe(s: &str, multiline: bool) -> Zeroizing<String> {
+    let safe = Safe {
+        text: s,
+        multiline,
+        max_chars: None,
+    };
+    render(|w| write!(w, "{safe}"))
+}
+
+/// The first line of text that is not blank.
+pub fn first_line(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// "1.2 MB"-style sizes (1000-based, as file managers show them).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The short id staff type: the first 8 hex digits.
+pub fn short(id: &str) -> &str {
+    &id[..8.min(id.len())]
+}
+
+/// One line of `list`: the case, and its message preview (or why there is none).
+pub struct ListLine<'a> {
+    pub case: &'a Case,
+    pub preview: Result<Zeroizing<String>, String>,
+}
+
+/// The `list` table, newest first as given.
+pub fn list_table(lines: &[ListLine<'_>], width: usize) -> Zeroizing<String> {
+    // The columns before MESSAGE take 63 characters.
+    let room = width.saturating_sub(63).max(20);
+    render(|out| {
+        writeln!(
+            out,
+            "  {:<8}  {:<10}  {:<9}  {:>3}  {:<20}  MESSAGE",
+            "ID", "ARRIVED", "STATUS", "ATT", "TAGS"
+        )?;
+        for line in lines {
+            let c = line.case;
+            let tags = if c.tags.is_empty() {
+                "-".to_owned()
+            } else {
+                Safe::cut(&c.tags.join(","), 20).to_string()
+            };
+            write!(
+                out,
+                "{} {:<8}  {:<10}  {:<9}  {:>3}  {:<20}  ",
+                if c.read { ' ' } else { '*' },
+                short(&c.id),
+                c.arrived,
+                c.status.as_str(),
+                c.attachments,
+                tags,
+            )?;
+            match &line.preview {
+                Ok(text) => writeln!(out, "{}", Safe::cut(first_line(text), room))?,
+                Err(why) => writeln!(out, "(cannot open: {why})")?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The `show` page for one case.
+pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<String> {
+    render(|out| {
+        writeln!(out, "Submission  {}", case.id)?;
+        writeln!(
+            out,
+            "Arrived     {} (day only; no time is kept)",
+            case.arrived
+        )?;
+        writeln!(out, "Status      {}", case.status)?;
+        if case.tags.is_empty() {
+            writeln!(out, "Tags        (none)")?;
+        } else {
+            writeln!(out, "Tags        {}", case.tags.join(", "))?;
+        }
+        if !case.read {
+            writeln!(out, "            (first time opened)")?;
+        }
+
+        let message = envelope.fields.get("message").map_or("", String::as_str);
+        section(out, "MESSAGE")?;
+        if message.trim().is_empty() {
+            writeln!(out, "(no message)")?;
+        } else {
+            writeln!(out, "{}", Safe::block(message.trim_end()))?;
+        }
+        for (name, value) in envelope.fields.iter().filter(|(n, _)| *n != "message") {
+            section(out, &terminal_safe(&name.to_uppercase(), false))?;
+            writeln!(out, "{}", Safe::block(value.trim_end()))?;
+        }
+
+        section(
+            out,
+            &format!("ATTACHMENTS ({})", envelope.attachments.len()),
+        )?;
+        if envelope.attachments.is_empty() {
+            writeln!(out, "(none)")?;
+        }
+        for (i, a) in envelope.attachments.iter().enumerate() {
+            writeln!(
+                out,
+                "{:>3}. {}\n     type {} (as the sender's browser said), {}",
+                i + 1,
+                Safe::line(&a.name),
+                Safe::line(&a.content_type),
+                human_size(a.length)
+            )?;
+            let written = filenames::normalise(&a.name);
+            if let Some(why) = filenames::risk(&written, b"", &a.content_type) {
+                writeln!(out, "     WARNING: may be a program or script: {why}")?;
+            }
+        }
+        if !envelope.attachments.is_empty() {
+            writeln!(
+                out,
+                "     Save them with: sealdesk extract {}",
+                short(&case.id)
+            )?;
+        }
+
+        section(out, &format!("NOTES ({})", notes.len()))?;
+        if notes.is_empty() {
+            writeln!(
+                out,
+                "(none; add one with: sealdesk note {} TEXT)",
+                short(&case.id)
+            )?;
+        }
+        for note in notes {
+            match &note.text {
+                Ok(text) => {
+                    for (i, line) in text.lines().enumerate() {
+                        if i == 0 {
+                            write!(out, "{}  ", note.written)?;
+                        } else {
+                            write!(out, "{:12}", "")?;
+                        }
+                        writeln!(out, "{}", Safe::line(line))?;
+                    }
+                }
+                Err(why) => writeln!(out, "{}  ({why})", note.written)?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `search` results: each matching case, then each hit with its context.
+pub fn search_results(result: &SearchResult) -> Zeroizing<String> {
+    render(|out| {
+        for found in &result.found {
+            let c = &found.case;
+            writeln!(
+                out,
+                "{} {}  {}  {}",
+                if c.read { ' ' } else { '*' },
+                short(&c.id),
+                c.arrived,
+                c.status
+            )?;
+            for hit in &found.hits {
+                writeln!(
+                    out,
+                    "    {}: {}[{}]{}",
+                    hit.field.as_str(),
+                    hit.before.as_str(),
+                    hit.hit.as_str(),
+                    hit.after.as_str()
+                )?;
+            }
+            if found.more > 0 {
+                writeln!(out, "    (and {} more)", found.more)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn section(out: &mut dyn Write, title: &str) -> fmt::Result {
+    writeln!(out, "\n{title}\n{}", "-".repeat(title.chars().count()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_are_defused() {
+        let hostile = "ok\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}txt.exe\r\nnext";
+        let safe = terminal_safe(hostile, true);
+        assert!(
+            !safe.chars().any(|c| c.is_control() && c != '\n'),
+            "{safe:?}"
+        );
+        assert!(!safe.contains('\u{202e}'));
+        assert!(safe.ends_with("\nnext"));
+        assert!(!terminal_safe("a\nb\tc", false).contains(['\n', '\t']));
+    }
+
+    #[test]
+    fn sizes_and_lines() {
+        assert_eq!(human_size(999), "999 bytes");
+        assert_eq!(human_size(1_234_567), "1.2 MB");
+        assert_eq!(
+            first_line("\n  \n  Брат задержан  \nвторая"),
+            "Брат задержан"
+        );
+        assert_eq!(Safe::cut("абвгд", 3).to_string(), "аб…");
+        assert_eq!(Safe::cut("абв", 3).to_string(), "абв");
+        assert_eq!(Safe::cut("a\u{1b}bcd", 3).to_string(), "a\u{fffd}…");
+    }
+}
