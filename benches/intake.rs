@@ -5,10 +5,12 @@
 //! Each figure is reported against a baseline measured in the same run:
 //! - small tips: durable submissions per second from 32 concurrent clients over loopback, with
 //!   group commit against the same server with group commit off (`commit_batch_max = 1`);
-//! - large upload: one 1 GiB file end to end until the "received" page, against `cp` of the same
-//!   file followed by `sync` (the durable-disk ceiling); also printed, for reference, the time
-//!   age takes to encrypt the same amount in memory on one core (the cipher's own ceiling: one
-//!   upload is one age stream, which the age crate encrypts on one thread);
+//! - large upload: one 1 GiB file end to end until the "received" page, against two baselines:
+//!   the time age alone takes to encrypt the same bytes in memory on one core (the bar: one
+//!   upload is one standard age stream, which the age crate encrypts on one thread; target at
+//!   most 1.5 times that), and `cp` of the same file followed by `sync` (target at least 0.8 of
+//!   its speed when the disk runs at its sustained speed; a disk that absorbs 1 GiB faster than
+//!   the cipher can encrypt it makes that ratio the cipher's, not the intake's);
 //! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads.
 //!
 //! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 5) and medians are
@@ -328,7 +330,10 @@ fn large_upload_report(dir: &Path, mib: u64, rounds: usize) {
     make_file(&file, mib);
     sync_all();
     let (mut ceiling, mut ours, mut server_cpu) = (Vec::new(), Vec::new(), Vec::new());
+    let mut alone = Vec::new();
     for round in 0..rounds {
+        // The bar (issue 7): one attachment is one age stream, encrypted on one core.
+        alone.push(cipher_alone(mib));
         let copy = dir.join("upload-copy.bin");
         sync_all();
         let t = Instant::now();
@@ -368,18 +373,26 @@ fn large_upload_report(dir: &Path, mib: u64, rounds: usize) {
         .map(|(c, o)| format!("{:.2}", c / o))
         .collect::<Vec<_>>()
         .join(" ");
+    let a = median(alone.clone());
     println!(
         "large upload, {mib} MiB, median of {rounds} rounds: {o:.2} s ({:.0} MiB/s) to \
-         \"received\" [{}] using {:.2} s of server CPU; cp + sync {c:.2} s ({:.0} MiB/s, \
-         baseline) [{}]; ratio {:.2} (per round: {per_round}); age alone, in memory on one \
-         core: {:.2} s",
+         \"received\" [{}] using {:.2} s of server CPU",
         mib as f64 / o,
         list(&ours),
         median(server_cpu),
+    );
+    println!(
+        "  against age alone, in memory on one core: {a:.2} s [{}]; upload / age alone {:.2} \
+         (target at most 1.5)",
+        list(&alone),
+        o / a
+    );
+    println!(
+        "  against cp + sync: {c:.2} s ({:.0} MiB/s) [{}]; cp+sync / upload {:.2} (per round: \
+         {per_round}; target at least 0.8 when the disk runs at its sustained speed)",
         mib as f64 / c,
         list(&ceiling),
         c / o,
-        cipher_alone(mib)
     );
 }
 

@@ -6,6 +6,18 @@
 
 use std::fmt::Display;
 
+/// An error and each of its causes on one line (`a: b: c`), for a log line.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 /// Log one operator-facing event line to standard error.
 pub fn event(message: impl Display) {
     eprintln!("sealdrop: {message}");

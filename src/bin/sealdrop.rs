@@ -1,23 +1,20 @@
 //! `sealdrop`: the intake server and the operator's commands.
+//!
+//! Thin on purpose: it parses arguments, calls `sealdrop::ops`, and prints for the operator.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{ArgGroup, Parser, Subcommand};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 use sealdrop::config::Config;
-use sealdrop::events::event;
-use sealdrop::intake::{self, server::Listener, AppState};
-use sealdrop::ops::demo;
 use sealdrop::ops::export::{self, Selection};
 use sealdrop::ops::preflight::{check_data_dir, preflight};
 use sealdrop::ops::purge::{self, PurgeReport};
-use sealdrop::store::{Quota, Store};
+use sealdrop::ops::{self, demo};
 use sealdrop_bundle::{ack, signing, write::Progress};
-use sealdrop_core::day::{arrival_date, Date, Granularity};
 
 /// Sealdrop: a secure-drop intake. Every submission is sealed with age as it streams in.
 #[derive(Parser)]
@@ -101,13 +98,13 @@ fn run_cli() -> Result<()> {
     match Cli::parse().command {
         Command::Serve { config } => {
             let config = Config::load(config.as_deref()).context("loading the configuration")?;
-            run(config)
+            serve(config)
         }
         Command::CheckConfig { config } => check_config(config.as_deref()),
         Command::Demo { listen, dir } => {
             let demo = demo::prepare(&listen, &dir)?;
             eprintln!("{}", demo::banner(&demo, &listen));
-            run(demo.config)
+            serve(demo.config)
         }
         Command::Export {
             out,
@@ -129,6 +126,12 @@ fn run_cli() -> Result<()> {
             config,
         } => purge_command(config.as_deref(), ack.as_deref(), older_than),
     }
+}
+
+fn serve(config: Config) -> Result<()> {
+    let on_listening = |at: &str| println!("sealdrop: listening on {at}");
+    ops::serve::serve(config, on_listening, ops::serve::until_terminated)?;
+    Ok(())
 }
 
 fn check_config(path: Option<&Path>) -> Result<()> {
@@ -158,73 +161,20 @@ fn check_config(path: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn run(config: Config) -> Result<()> {
-    let recipients = preflight(&config)?;
-    let quota = Quota {
-        min_free_bytes: config.limits.min_free_disk_mb << 20,
-        max_stored_bytes: (config.limits.storage_quota_mb > 0)
-            .then_some(config.limits.storage_quota_mb << 20),
-    };
-    let store = Store::open_with_batch(&config.data_dir, quota, config.commit_batch_max as usize)
-        .with_context(|| {
-        format!(
-            "opening the data directory {} (check that it exists or can be created, and that \
-             this user owns it)",
-            config.data_dir.display()
-        )
-    })?;
-    signing::load_or_create(&config.data_dir).context("preparing the bundle-signing key")?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let listener = Listener::bind(&config.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        let recipients_count = recipients.len();
-        println!("sealdrop: listening on {}", listener.describe());
-        event(format!(
-            "started; sealing to {recipients_count} recipient(s); data in {}",
-            config.data_dir.display()
-        ));
-        let app = intake::router(AppState::new(config, recipients, store));
-        listener.serve(app, shutdown_signal()).await?;
-        event("stopped");
-        Ok(())
-    })
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
-/// The configured data directory, which an operator command needs to exist already.
-fn existing_data_dir(config_file: Option<&Path>) -> Result<Config> {
-    let config = Config::load(config_file).context("loading the configuration")?;
-    if !config.data_dir.is_dir() {
-        bail!(
-            "there is no data directory at {}; check --config (or SEALDROP_DATA_DIR), or start \
-             `sealdrop serve` once to create it",
-            config.data_dir.display()
-        );
-    }
-    Ok(config)
-}
-
-fn today() -> Date {
-    arrival_date(SystemTime::now(), Granularity::Day)
-}
-
 fn export_bundle(config_file: Option<&Path>, out: &Path, selection: &Selection) -> Result<()> {
-    let config = existing_data_dir(config_file)?;
+    let config = ops::existing_config(config_file)?;
     let key =
         signing::load_or_create(&config.data_dir).context("loading the bundle-signing key")?;
     let mut bar = Bar::new();
-    let written = export::export(&config.data_dir, &key, selection, out, today(), &mut bar)
-        .with_context(|| format!("exporting to {}", out.display()));
+    let written = export::export(
+        &config.data_dir,
+        &key,
+        selection,
+        out,
+        ops::today(),
+        &mut bar,
+    )
+    .with_context(|| format!("exporting to {}", out.display()));
     bar.0.finish_and_clear();
     let written = written?;
     if written.submissions == 0 {
@@ -275,7 +225,7 @@ impl Progress for Bar {
 }
 
 fn fingerprint(config_file: Option<&Path>) -> Result<()> {
-    let config = existing_data_dir(config_file)?;
+    let config = ops::existing_config(config_file)?;
     let key =
         signing::load_or_create(&config.data_dir).context("loading the bundle-signing key")?;
     eprintln!(
@@ -291,7 +241,7 @@ fn purge_command(
     ack_file: Option<&Path>,
     older_than: Option<u32>,
 ) -> Result<()> {
-    let config = existing_data_dir(config_file)?;
+    let config = ops::existing_config(config_file)?;
     let data_dir = &config.data_dir;
     match (ack_file, older_than) {
         (Some(path), None) => {
@@ -304,7 +254,7 @@ fn purge_command(
             report_ack_leftovers(&report);
         }
         (None, Some(days)) => {
-            let cutoff = Date::from_days(today().to_days() - i64::from(days));
+            let cutoff = purge::retention_cutoff(ops::today(), days);
             let report = purge::purge_arrived_before(data_dir, cutoff).context("purging")?;
             println!(
                 "Purged {} submission(s) that arrived before {cutoff} ({} blob file(s) deleted).",
@@ -317,7 +267,7 @@ fn purge_command(
                 );
             }
         }
-        _ => bail!("give either --ack FILE or --older-than DAYS"),
+        _ => anyhow::bail!("give either --ack FILE or --older-than DAYS"),
     }
     Ok(())
 }

@@ -28,7 +28,67 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// A bound listener, before serving (so callers can learn the actual port).
 pub enum Listener {
     Tcp(TcpListener),
-    Unix(UnixListener, std::path::PathBuf),
+    Unix(UnixListener, SocketIdentity),
+}
+
+/// Which socket file is ours: its path, and the inode it had when we bound it, so that at
+/// shutdown we remove our own socket and never one another process has put there since.
+#[derive(Debug)]
+pub struct SocketIdentity {
+    path: std::path::PathBuf,
+    dev_ino: (u64, u64),
+}
+
+impl SocketIdentity {
+    fn of(path: &std::path::Path) -> io::Result<SocketIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(path)?;
+        Ok(SocketIdentity {
+            path: path.to_owned(),
+            dev_ino: (meta.dev(), meta.ino()),
+        })
+    }
+
+    /// Remove the socket file if it is still the one we bound.
+    fn remove_if_ours(&self) {
+        if SocketIdentity::of(&self.path).is_ok_and(|now| now.dev_ino == self.dev_ino) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A socket left by an earlier run would make bind fail, so remove it; but never a socket some
+/// process still listens on (another server), and never anything that is not a socket.
+fn remove_stale_socket(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        ));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "another process is listening on {}; stop it, or give this server another socket \
+                 path",
+                path.display()
+            ),
+        )),
+        // Nobody listens: the socket is debris of a run that ended.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!(
+                "cannot tell whether {} is still in use ({e}); remove it by hand if no server runs",
+                path.display()
+            ),
+        )),
+    }
 }
 
 impl Listener {
@@ -36,22 +96,13 @@ impl Listener {
         match listen {
             Listen::Tcp(addr) => Ok(Listener::Tcp(TcpListener::bind(addr).await?)),
             Listen::Unix(path) => {
-                // A socket left by an earlier run would make bind fail; nothing else may be there.
-                if let Ok(meta) = std::fs::symlink_metadata(path) {
-                    use std::os::unix::fs::FileTypeExt;
-                    if !meta.file_type().is_socket() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::AlreadyExists,
-                            format!("{} exists and is not a socket", path.display()),
-                        ));
-                    }
-                    std::fs::remove_file(path)?;
-                }
+                remove_stale_socket(path)?;
                 let listener = UnixListener::bind(path)?;
                 // Owner and group (Tor's) may connect; nobody else.
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-                Ok(Listener::Unix(listener, path.clone()))
+                let identity = SocketIdentity::of(path)?;
+                Ok(Listener::Unix(listener, identity))
             }
         }
     }
@@ -63,7 +114,7 @@ impl Listener {
                 .local_addr()
                 .map(|a| format!("http://{a}"))
                 .unwrap_or_else(|_| "tcp".into()),
-            Listener::Unix(_, path) => format!("unix:{}", path.display()),
+            Listener::Unix(_, ours) => format!("unix:{}", ours.path.display()),
         }
     }
 
@@ -85,8 +136,8 @@ impl Listener {
                 () = &mut shutdown => break,
             }
         }
-        if let Listener::Unix(_, path) = &self {
-            let _ = std::fs::remove_file(path);
+        if let Listener::Unix(_, ours) = &self {
+            ours.remove_if_ours();
         }
         if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await

@@ -303,8 +303,8 @@ fn commit_refusal(e: StoreError) -> Refusal {
 }
 
 /// Log a server-side fault (what failed, never what was being sent) and refuse.
-fn internal(doing: &str, e: impl std::fmt::Display) -> Refusal {
-    event(format!("error while {doing}: {e}"));
+fn internal(doing: &str, e: impl std::error::Error + 'static) -> Refusal {
+    event(format!("error while {doing}: {}", crate::events::chain(&e)));
     Refusal::Internal
 }
 

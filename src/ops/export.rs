@@ -33,7 +33,7 @@ pub enum Selection {
 pub enum ExportError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("database error: {0}")]
+    #[error("database error")]
     Db(#[from] rusqlite::Error),
     #[error("--since {0}: no export with that bundle id is recorded on this server; give a bundle id that `sealdrop export` printed here")]
     UnknownBundle(String),
@@ -41,7 +41,7 @@ pub enum ExportError {
     Damaged(String),
     #[error(transparent)]
     Write(#[from] WriteError),
-    #[error("the bundle {path} is complete and usable, but recording the export failed: {source}. Its submissions still count as not exported and will be in the next export too")]
+    #[error("the bundle {path} is complete and usable, but recording the export failed; its submissions still count as not exported and will be in the next export too")]
     Record {
         path: PathBuf,
         source: rusqlite::Error,

@@ -33,7 +33,7 @@ pub struct PurgeReport {
 pub enum PurgeError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("database error: {0}")]
+    #[error("database error")]
     Db(#[from] rusqlite::Error),
     #[error("the index is damaged ({0}); nothing was purged")]
     Damaged(String),
@@ -43,6 +43,12 @@ pub enum PurgeError {
         left: usize,
         first: String,
     },
+}
+
+/// The first arrival date a retention purge of `days` days keeps: everything that arrived
+/// before it is deleted.
+pub fn retention_cutoff(today: Date, days: u32) -> Date {
+    Date::from_days(today.to_days() - i64::from(days))
 }
 
 /// Delete the acknowledged submissions in `ids`, but only those this server has exported.

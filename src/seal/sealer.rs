@@ -9,9 +9,9 @@ use sealdrop_core::keys::Recipients;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    #[error("could not start age encryption: {0}")]
+    #[error("could not start age encryption")]
     Encrypt(#[from] age::EncryptError),
-    #[error("writing ciphertext failed: {0}")]
+    #[error("writing ciphertext failed")]
     Io(#[from] std::io::Error),
 }
 

@@ -4,7 +4,7 @@
 //! them, so under load many submissions share one directory fsync and one WAL fsync.
 
 use std::io::Write;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -62,20 +62,24 @@ fn run(
             }
         }
         let (mut submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let result = commit_batch(&mut conn, &dirs, &mut submissions);
+        // Shared: every submission of the batch is told the same cause.
+        let result = commit_batch(&mut conn, &dirs, &mut submissions).map_err(Arc::new);
         if let Err(e) = &result {
             event(format!(
-                "commit of {} submission(s) failed: {e}",
-                submissions.len()
+                "commit of {} submission(s) failed: {}",
+                submissions.len(),
+                crate::events::chain(&**e)
             ));
         }
         for (i, reply) in replies.into_iter().enumerate() {
             let _ = reply.send(match &result {
                 Ok(envelope_ids) => Ok(envelope_ids[i].clone()),
-                Err(StoreError::Io(e)) if e.raw_os_error() == Some(libc::ENOSPC) => {
-                    Err(StoreError::Full("the disk filled up"))
-                }
-                Err(e) => Err(StoreError::CommitFailed(e.to_string())),
+                Err(e) => match &**e {
+                    StoreError::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
+                        Err(StoreError::Full("the disk filled up"))
+                    }
+                    _ => Err(StoreError::CommitFailed(e.clone())),
+                },
             });
         }
         // On failure the blobs drop here and delete their files under incoming/.

@@ -26,6 +26,12 @@ pub const MIGRATIONS: &[Migration] = &[
     ),
 ];
 
+/// Check that the index is at exactly this release's schema, changing nothing (operator
+/// commands: only the server migrates).
+pub fn check_current(conn: &Connection) -> Result<(), StoreError> {
+    Ok(migrate::check_current(conn, MIGRATIONS)?)
+}
+
 /// Apply every migration the database has not seen yet.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(migrate::apply(conn, MIGRATIONS)?)

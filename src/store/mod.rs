@@ -7,6 +7,7 @@
 
 pub mod blobs;
 mod commit;
+pub mod lock;
 mod writer;
 pub use commit::DEFAULT_MAX_BATCH;
 pub mod migrations;
@@ -27,14 +28,16 @@ pub const DB_FILE: &str = "sealdrop.sqlite";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error("database error")]
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
     Migrate(#[from] sealdrop_core::migrate::MigrateError),
-    #[error("storage I/O failed: {0}")]
+    #[error("storage I/O failed")]
     Io(#[from] std::io::Error),
-    #[error("the commit failed: {0}")]
-    CommitFailed(String),
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
+    #[error("the commit failed")]
+    CommitFailed(#[source] Arc<StoreError>),
     #[error("{0}")]
     NoIndex(String),
     #[error("the storage is full: {0}")]
@@ -86,6 +89,8 @@ struct Inner {
     /// whichever process wrote last (a purge frees room at once).
     reader: std::sync::Mutex<Connection>,
     reserved_bytes: Arc<AtomicU64>,
+    /// Held while the store lives (see [`lock`]).
+    _serve_lock: lock::DataDirLock,
 }
 
 /// Open the index with the settings every Sealdrop connection uses.
@@ -101,13 +106,35 @@ pub fn open_db(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The index of an existing data directory, opened for an operator command (export, purge),
+/// with the operator commands' lock held until it is dropped.
+pub struct ExistingIndex {
+    conn: Connection,
+    _lock: lock::DataDirLock,
+}
+
+impl std::ops::Deref for ExistingIndex {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for ExistingIndex {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
 /// Open the index of an existing data directory for an operator command (export, purge).
 ///
 /// Such commands may run while the server does: WAL lets readers and the writer work at once,
 /// and the busy timeout makes a writer wait for the other's transaction instead of failing.
-/// Unlike [`Store::open`] this creates nothing and cleans up nothing (the server may be in the
-/// middle of an upload).
-pub fn open_existing_db(data_dir: &Path) -> Result<Connection, StoreError> {
+/// Unlike [`Store::open`] this creates nothing, cleans up nothing (the server may be in the
+/// middle of an upload) and never changes the schema: an index of another release is refused
+/// with what to do. It waits for the operator commands' lock (see [`lock`]), so it never runs
+/// beside another operator command or a server's start-up.
+pub fn open_existing_db(data_dir: &Path) -> Result<ExistingIndex, StoreError> {
     let path = data_dir.join(DB_FILE);
     if !path.is_file() {
         return Err(StoreError::NoIndex(format!(
@@ -116,13 +143,21 @@ pub fn open_existing_db(data_dir: &Path) -> Result<Connection, StoreError> {
             path.display()
         )));
     }
-    let mut conn = open_db(&path)?;
-    migrations::apply(&mut conn)?;
-    Ok(conn)
+    let lock = lock::lock_for_ops(data_dir, || {
+        event(format!(
+            "waiting for another sealdrop command (or the server's start-up) to finish with {}",
+            data_dir.display()
+        ))
+    })?;
+    let conn = open_db(&path)?;
+    migrations::check_current(&conn)?;
+    Ok(ExistingIndex { conn, _lock: lock })
 }
 
 impl Store {
-    /// Create or open a data directory: migrate, clean up debris, start the committer.
+    /// Create or open a data directory for the server: lock it, migrate, clean up debris, start
+    /// the committer. The server's lock is held as long as the store lives; another server on
+    /// the same directory is refused with [`lock::LockError::ServerRunning`].
     pub fn open(data_dir: &Path, quota: Quota) -> Result<Store, StoreError> {
         Self::open_with_batch(data_dir, quota, commit::DEFAULT_MAX_BATCH)
     }
@@ -134,11 +169,19 @@ impl Store {
         max_batch: usize,
     ) -> Result<Store, StoreError> {
         blobs::create_private_dir(data_dir)?;
+        // First the server's lock: a second server must not even clean up, since its clean-up
+        // would delete blobs the first has moved but not yet recorded.
+        let serve_lock = lock::lock_for_serve(data_dir)?;
+        // Then, for migrations and clean-up only, the operator commands' lock.
+        let start_up = lock::lock_for_ops(data_dir, || {
+            event("waiting for an operator command (export, purge) to finish before starting")
+        })?;
         let dirs = BlobDirs::new(data_dir);
         dirs.create()?;
         let mut conn = open_db(&data_dir.join(DB_FILE))?;
         migrations::apply(&mut conn)?;
         Self::clean_up(&conn, &dirs)?;
+        drop(start_up);
         let reader = std::sync::Mutex::new(open_db(&data_dir.join(DB_FILE))?);
         let committer = commit::Committer::start(conn, dirs.clone(), max_batch)?;
         Ok(Store {
@@ -149,6 +192,7 @@ impl Store {
                 quota,
                 reader,
                 reserved_bytes: Arc::new(AtomicU64::new(0)),
+                _serve_lock: serve_lock,
             }),
         })
     }

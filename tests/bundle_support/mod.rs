@@ -163,9 +163,17 @@ fn sealdrop_bin() -> PathBuf {
     if let Some(path) = option_env!("CARGO_BIN_EXE_sealdrop") {
         return path.into();
     }
-    let desk =
-        option_env!("CARGO_BIN_EXE_sealdesk").expect("built as a test of sealdrop or sealdesk");
-    Path::new(desk).with_file_name("sealdrop")
+    let path = match option_env!("CARGO_BIN_EXE_sealdesk") {
+        Some(desk) => Path::new(desk).with_file_name("sealdrop"),
+        None => panic!("bundle_support is built only into tests of sealdrop or sealdesk"),
+    };
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests from the top of the workspace with `cargo test`, which \
+         builds sealdrop too (or `cargo build -p sealdrop` first)",
+        path.display()
+    );
+    path
 }
 
 /// Run the real `sealdrop` binary on `data_dir`, with no other SEALDROP_* setting leaking in.

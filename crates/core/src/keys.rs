@@ -12,7 +12,7 @@ pub const SECRET_KEY_PREFIX: &str = "AGE-SECRET-KEY-";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
-    #[error("cannot read the recipients file {path}: {source}. Create it with one age public key (age1...) per line; `sealdesk keygen` prints one")]
+    #[error("cannot read the recipients file {path}. It must hold one age public key (age1...) per line; `sealdesk keygen` prints one")]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -11,31 +11,51 @@ pub type Migration = (u32, &'static str, &'static str);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("database error: {0}")]
+    #[error("database error")]
     Db(#[from] rusqlite::Error),
-    #[error("updating the database schema ({name}) failed: {source}")]
+    #[error("updating the database schema ({name}) failed")]
     Failed {
         name: &'static str,
         source: rusqlite::Error,
     },
     #[error("the database was written by a newer release (schema {found}; this one knows up to {known}): run that newer release")]
     TooNew { found: u32, known: u32 },
+    #[error("the database is at schema {found}, older than this release's {known}; only the server updates it: start this release's `sealdrop serve` once, then run this command again")]
+    TooOld { found: u32, known: u32 },
 }
 
-/// Apply every migration in `list` that the database has not seen yet.
-pub fn apply(conn: &mut Connection, list: &[Migration]) -> Result<(), MigrateError> {
+/// The newest migration recorded in the database (0 for none).
+fn recorded_version(conn: &Connection) -> Result<u32, MigrateError> {
     let exists: bool = conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'schema_migrations'",
         [],
         |r| r.get(0),
     )?;
-    let newest: Option<u32> = if exists {
+    if !exists {
+        return Ok(0);
+    }
+    let newest: Option<u32> =
         conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| {
             r.get(0)
-        })?
-    } else {
-        None
-    };
+        })?;
+    Ok(newest.unwrap_or(0))
+}
+
+/// Check, without writing anything, that the database is exactly at the newest schema in
+/// `list`. For programs that may use a database but must never change its schema.
+pub fn check_current(conn: &Connection, list: &[Migration]) -> Result<(), MigrateError> {
+    let found = recorded_version(conn)?;
+    let known = list.last().map_or(0, |m| m.0);
+    match found.cmp(&known) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(MigrateError::TooNew { found, known }),
+        std::cmp::Ordering::Less => Err(MigrateError::TooOld { found, known }),
+    }
+}
+
+/// Apply every migration in `list` that the database has not seen yet.
+pub fn apply(conn: &mut Connection, list: &[Migration]) -> Result<(), MigrateError> {
+    let newest = Some(recorded_version(conn)?).filter(|&v| v > 0);
     let known = list.last().map_or(0, |m| m.0);
     if let Some(found) = newest.filter(|&v| v > known) {
         return Err(MigrateError::TooNew { found, known });
@@ -140,5 +160,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 0);
+    }
+
+    #[test]
+    fn check_current_changes_nothing_and_names_the_mismatch() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert!(matches!(
+            check_current(&conn, LIST),
+            Err(MigrateError::TooOld { found: 0, known: 2 })
+        ));
+        let tables = |conn: &Connection| -> u32 {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(tables(&conn), 0, "a check writes nothing");
+        apply(&mut conn, &LIST[..1]).unwrap();
+        assert!(matches!(
+            check_current(&conn, LIST),
+            Err(MigrateError::TooOld { found: 1, known: 2 })
+        ));
+        assert!(matches!(
+            check_current(&conn, &LIST[..0]),
+            Err(MigrateError::TooNew { found: 1, known: 0 })
+        ));
+        apply(&mut conn, LIST).unwrap();
+        check_current(&conn, LIST).unwrap();
     }
 }

@@ -1,0 +1,120 @@
+//! `sealdrop serve` (and `demo`): check, lock and open the data directory, then listen.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use sealdrop_bundle::signing;
+
+use crate::config::{Config, Listen};
+use crate::events::event;
+use crate::intake::{self, server::Listener, AppState};
+use crate::ops::preflight::{preflight, PreflightError};
+use crate::store::lock::LockError;
+use crate::store::{Quota, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    /// Another server holds the data directory: said as it is, with no other advice around it.
+    #[error(transparent)]
+    Locked(LockError),
+    #[error(
+        "cannot open the data directory {dir} (check that it exists or can be created, and that \
+         this user owns it)"
+    )]
+    Store {
+        dir: PathBuf,
+        #[source]
+        source: StoreError,
+    },
+    #[error("cannot prepare the bundle-signing key")]
+    SigningKey(#[source] signing::SigningKeyError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot listen on {listen}")]
+    Listen {
+        listen: Listen,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the listener failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What keeps the disk from filling, from the configured limits.
+pub fn quota(config: &Config) -> Quota {
+    let l = &config.limits;
+    Quota {
+        min_free_bytes: l.min_free_disk_mb << 20,
+        max_stored_bytes: (l.storage_quota_mb > 0).then_some(l.storage_quota_mb << 20),
+    }
+}
+
+/// Run the intake until the future `shutdown` makes resolves. `shutdown` is called before the
+/// socket is bound, so whatever it listens for (signals) is in place before anyone is told where
+/// the server listens; `on_listening` is told that once the socket is bound (the binary prints
+/// it; tests wait for it).
+pub fn serve<S, F>(
+    config: Config,
+    on_listening: impl FnOnce(&str),
+    shutdown: S,
+) -> Result<(), ServeError>
+where
+    S: FnOnce() -> F,
+    F: Future<Output = ()>,
+{
+    let recipients = preflight(&config)?;
+    let store = Store::open_with_batch(
+        &config.data_dir,
+        quota(&config),
+        config.commit_batch_max as usize,
+    )
+    .map_err(|source| match source {
+        StoreError::Locked(lock @ LockError::ServerRunning { .. }) => ServeError::Locked(lock),
+        source => ServeError::Store {
+            dir: config.data_dir.clone(),
+            source,
+        },
+    })?;
+    signing::load_or_create(&config.data_dir).map_err(ServeError::SigningKey)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Runtime)?;
+    runtime.block_on(async move {
+        let shutdown = shutdown();
+        let listener =
+            Listener::bind(&config.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    listen: config.listen.clone(),
+                    source,
+                })?;
+        on_listening(&listener.describe());
+        event(format!(
+            "started; sealing to {} recipient(s); data in {}",
+            recipients.len(),
+            config.data_dir.display()
+        ));
+        let app = intake::router(AppState::new(config, recipients, store));
+        listener
+            .serve(app, shutdown)
+            .await
+            .map_err(ServeError::Serve)?;
+        event("stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM (systemd's stop) or SIGINT (Ctrl-C). The handlers are installed when
+/// this is called, not when the future is first polled, so a stop that comes right after start-up
+/// is a graceful one. Call it inside the runtime.
+pub fn until_terminated() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    }
+}
