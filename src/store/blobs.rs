@@ -163,13 +163,8 @@ impl Drop for IncomingBlob {
 pub fn sync_contents(dirs: &BlobDirs, blobs: &[&IncomingBlob]) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     if blobs.len() > 1 {
-        use std::os::fd::AsRawFd;
         let dir = File::open(&dirs.incoming)?;
-        // SAFETY: syncfs only reads the descriptor, which stays open for the call.
-        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        return Ok(());
+        return Ok(rustix::fs::syncfs(&dir)?);
     }
     // One blob alone (an idle server): its own fsync, without flushing anything else.
     let _ = dirs;

@@ -478,12 +478,10 @@ mod tests {
 
     #[test]
     fn a_disk_thread_failure_found_when_dropped_is_left_as_its_own_os_error() {
-        use std::os::unix::ffi::OsStrExt;
+        use rustix::fs::{mkfifoat, Mode, CWD};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fifo");
-        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: mkfifo only reads the NUL-terminated path, alive for the call.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        mkfifoat(CWD, &path, Mode::from_raw_mode(0o600)).unwrap();
         let reader = {
             let path = path.clone();
             std::thread::spawn(move || io::copy(&mut File::open(path)?, &mut io::sink()))

@@ -5,17 +5,16 @@
 //! "the server never holds a key that opens submissions". Whoever steals it can forge bundles,
 //! so it is private to the server's user (mode 0600), like any secret.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use super::read::BundleError;
-use sealdrop_core::durable::sync_dir;
-use sealdrop_core::new_id;
+use sealdrop_core::durable::write_new;
 
 /// The key file's name inside the data directory.
 pub const KEY_FILE: &str = "signing-key";
@@ -40,7 +39,7 @@ pub enum SigningKeyError {
 /// Load the server's signing key from `data_dir`, creating it on first use.
 ///
 /// The data directory must exist. Two processes starting at once end up with the same key:
-/// the new key is written aside and linked into place only if no key appeared meanwhile.
+/// the new key is written aside and moved into place only if no key appeared meanwhile.
 pub fn load_or_create(data_dir: &Path) -> Result<SigningKey, SigningKeyError> {
     let path = data_dir.join(KEY_FILE);
     match load(&path) {
@@ -56,28 +55,9 @@ pub fn load_or_create(data_dir: &Path) -> Result<SigningKey, SigningKeyError> {
         "{FIRST_LINE}\n{}\n",
         Zeroizing::new(hex::encode(key.as_bytes())).as_str()
     ));
-    let temp = data_dir.join(format!(".{KEY_FILE}.{}.tmp", &new_id()[..8]));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(create_err(e));
-    }
-    // A hard link never replaces an existing file, unlike rename.
-    let linked = fs::hard_link(&temp, &path);
-    let _ = fs::remove_file(&temp);
-    match linked {
-        Ok(()) => {
-            sync_dir(data_dir).map_err(create_err)?;
-            Ok(key)
-        }
+    // Never replacing a key file: if one appeared meanwhile, that one is kept.
+    match write_new(&path, text.as_bytes()) {
+        Ok(()) => Ok(key),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => load(&path),
         Err(e) => Err(create_err(e)),
     }

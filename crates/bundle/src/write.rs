@@ -3,11 +3,11 @@
 //! The manifest (with every blob's SHA-256) comes before the blobs and is signed, so the blobs
 //! are read twice: once to check their sizes and hash them, once to copy them, hashing again so
 //! the bundle always matches what it signed. The file appears under its name only when
-//! complete and durable (temp file, fsync, rename, fsync of the directory).
+//! complete and durable ([`sealdrop_core::durable`]: temp file, fsync, rename, fsync of the
+//! directory).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -19,7 +19,7 @@ use super::format::{
 };
 use super::read::{validate, BundleError};
 use sealdrop_core::day::Date;
-use sealdrop_core::durable::sync_dir;
+use sealdrop_core::durable::NewFile;
 use sealdrop_core::new_id;
 
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +169,9 @@ pub fn write_bundle(
         path: out.to_owned(),
         source,
     };
-    let temp = TempFile::create(out).map_err(output_err)?;
-    let mut writer = BufWriter::with_capacity(256 * 1024, &temp.file);
+    // Removed unless committed, so a failed export leaves nothing.
+    let temp = NewFile::create(out).map_err(output_err)?;
+    let mut writer = BufWriter::with_capacity(256 * 1024, temp.as_file());
     writer.write_all(&head).map_err(output_err)?;
     let mut copying = Output {
         inner: &mut writer,
@@ -195,7 +196,17 @@ pub fn write_bundle(
     }
     writer.flush().map_err(output_err)?;
     drop(writer);
-    let bytes = temp.persist(out).map_err(output_err)?;
+    let bytes = temp.as_file().metadata().map_err(output_err)?.len();
+    match temp.commit() {
+        Ok(_) => {}
+        // Made meanwhile: still never overwritten.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(WriteError::Exists {
+                path: out.to_owned(),
+            })
+        }
+        Err(e) => return Err(output_err(e)),
+    }
     Ok(Written {
         bundle_id: manifest.bundle_id,
         submissions: manifest.submissions.len(),
@@ -276,65 +287,11 @@ impl<W: Write> Write for Output<'_, W> {
     }
 }
 
-/// The bundle being written, next to its final name; removed unless persisted.
-struct TempFile {
-    path: PathBuf,
-    file: File,
-    persisted: bool,
-}
-
-impl TempFile {
-    fn create(out: &Path) -> io::Result<TempFile> {
-        let name = out.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the output must name a file")
-        })?;
-        let path = parent_dir(out).join(format!(
-            ".{}.{}.partial",
-            name.to_string_lossy(),
-            &new_id()[..8]
-        ));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        Ok(TempFile {
-            path,
-            file,
-            persisted: false,
-        })
-    }
-
-    /// fsync, rename to `out`, fsync the directory; returns the file's size.
-    fn persist(mut self, out: &Path) -> io::Result<u64> {
-        self.file.sync_all()?;
-        let bytes = self.file.metadata()?.len();
-        fs::rename(&self.path, out)?;
-        self.persisted = true;
-        sync_dir(parent_dir(out))?;
-        Ok(bytes)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.persisted {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::BundleReader;
+    use std::fs;
 
     struct Setup {
         dir: tempfile::TempDir,
@@ -443,6 +400,26 @@ mod tests {
         let err = write_bundle(&out, &s.key, today(), &s.submissions, &mut ()).unwrap_err();
         assert!(matches!(err, WriteError::Exists { .. }), "{err}");
         assert_eq!(fs::read(&out).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn never_overwrites_a_file_made_during_the_export() {
+        struct MakeOutput<'a>(&'a Path);
+        impl Progress for MakeOutput<'_> {
+            fn phase(&mut self, name: &'static str, _total: u64) {
+                if name == "writing bundle" {
+                    fs::write(self.0, b"precious").unwrap();
+                }
+            }
+        }
+        let s = setup();
+        let out = s.dir.path().join("out.bundle");
+        let err =
+            write_bundle(&out, &s.key, today(), &s.submissions, &mut MakeOutput(&out)).unwrap_err();
+        assert!(matches!(err, WriteError::Exists { .. }), "{err}");
+        assert_eq!(fs::read(&out).unwrap(), b"precious");
+        // The three blobs and the file made meanwhile: no partial bundle left.
+        assert_eq!(fs::read_dir(s.dir.path()).unwrap().count(), 4);
     }
 
     #[test]

@@ -2,9 +2,7 @@
 //! may purge them. A submission is named only after every one of its blobs has been re-read from
 //! the workspace and matched against the size and SHA-256 the signed bundle gave.
 
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -13,6 +11,7 @@ use super::decrypt::map_parallel;
 use super::workspace::{blob_path, Workspace};
 use super::DeskError;
 use sealdrop_bundle::ack;
+use sealdrop_core::durable::write_new;
 
 /// A blob as the signed bundle described it.
 struct RecordedBlob {
@@ -90,23 +89,11 @@ pub fn write_ack(ws: &mut Workspace, out: &Path, all: bool) -> Result<AckSummary
         });
     }
 
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => DeskError::OutputExists(out.to_owned()),
-            _ => DeskError::io(format!("creating {}", out.display()))(e),
-        })?;
-    let write = |mut file: std::fs::File| -> std::io::Result<()> {
-        file.write_all(ack::to_text(ids.iter().map(String::as_str)).as_bytes())?;
-        file.sync_all()
-    };
-    if let Err(e) = write(file) {
-        let _ = std::fs::remove_file(out);
-        return Err(DeskError::io(format!("writing {}", out.display()))(e));
-    }
+    let text = ack::to_text(ids.iter().map(String::as_str));
+    write_new(out, text.as_bytes()).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => DeskError::OutputExists(out.to_owned()),
+        _ => DeskError::io(format!("writing {}", out.display()))(e),
+    })?;
 
     // Only once the file is on disk: remember what it named.
     let tx = ws.conn_mut().transaction()?;

@@ -20,6 +20,7 @@ use super::filenames::{self, NameSet};
 use super::identity::Keyring;
 use super::workspace::Workspace;
 use super::DeskError;
+use sealdrop_core::durable::{create_private_dir, sync_dir};
 use sealdrop_core::padme::padded_len;
 
 /// One attachment as written.
@@ -77,11 +78,7 @@ pub fn extract(
             files: Vec::new(),
         });
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(to)
-        .map_err(DeskError::io(format!("creating {}", to.display())))?;
+    create_private_dir(to).map_err(DeskError::io(format!("creating {}", to.display())))?;
     let folder = fresh_folder(to, &format!("sealdrop-{}-{}", case.arrived, &case.id[..8]))?;
     let dir = rustix::fs::open(
         &folder,
@@ -142,7 +139,12 @@ fn fresh_folder(parent: &Path, name: &str) -> Result<PathBuf, DeskError> {
             parent.join(format!("{name} ({n})"))
         };
         match DirBuilder::new().mode(0o700).create(&folder) {
-            Ok(()) => return Ok(folder),
+            // Its name in `parent` is made durable like the files in it.
+            Ok(()) => {
+                return sync_dir(parent)
+                    .map(|()| folder)
+                    .map_err(DeskError::io(format!("flushing {}", parent.display())))
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(DeskError::io(format!("creating {}", folder.display()))(e)),
         }

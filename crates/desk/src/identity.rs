@@ -6,9 +6,7 @@
 //! does without SSH: passphrase-protected identity files, plain identity files, and plugin
 //! identities (`AGE-PLUGIN-...`, e.g. a hardware key) whose `age-plugin-NAME` binary is installed.
 
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
@@ -16,6 +14,7 @@ use age::cli_common::UiCallbacks;
 use age::plugin::IdentityPluginV1;
 use age::secrecy::{ExposeSecret, SecretString};
 use age::{x25519, DecryptError, Decryptor};
+use sealdrop_core::durable::NewFile;
 use zeroize::Zeroizing;
 
 /// Largest identity file read (age's own limit is 16 MiB; real ones are a few hundred bytes).
@@ -71,17 +70,14 @@ pub fn generate(path: &Path, passphrase: Option<SecretString>) -> Result<String,
         path: path.to_owned(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => IdentityError::Exists {
-                path: path.to_owned(),
-            },
-            _ => write_err(e),
-        })?;
+    let exists = || IdentityError::Exists {
+        path: path.to_owned(),
+    };
+    // Checked first, to refuse before the slow passphrase encryption; the commit checks again.
+    if path.symlink_metadata().is_ok() {
+        return Err(exists());
+    }
+    let mut file = NewFile::create(path).map_err(write_err)?;
     match passphrase {
         None => file.write_all(contents.as_bytes()).map_err(write_err)?,
         Some(passphrase) => {
@@ -97,7 +93,10 @@ pub fn generate(path: &Path, passphrase: Option<SecretString>) -> Result<String,
                 .map_err(write_err)?;
         }
     }
-    file.sync_all().map_err(write_err)?;
+    file.commit().map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => exists(),
+        _ => write_err(e),
+    })?;
     Ok(recipient)
 }
 

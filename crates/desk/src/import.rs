@@ -9,17 +9,17 @@
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 use indicatif::ProgressBar;
-use rand::RngCore;
 use rusqlite::{OptionalExtension, TransactionBehavior};
+use tempfile::TempDir;
 
 use super::workspace::{blob_path, Workspace, STAGING_PREFIX};
 use super::DeskError;
 use sealdrop_bundle::{BlobKind, BundleError, BundleReader};
-use sealdrop_core::durable::{create_private_dir, sync_dir};
+use sealdrop_core::durable::sync_dir;
 use sealdrop_core::is_id;
 
 /// What an import did.
@@ -105,7 +105,7 @@ pub fn import(
         .map(|b| b.size)
         .sum();
     progress.set_length(total);
-    let staging = Staging::create(&workspace_dir)?;
+    let staging = create_staging(&workspace_dir)?;
     let mut bytes_added = 0u64;
     let streamed = reader.for_each_blob(|s, b, blob| {
         let n = if new.contains(&s.id) {
@@ -113,7 +113,7 @@ pub fn import(
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(staging.dir.join(format!("{}.age", b.id)))?;
+                .open(staging.path().join(format!("{}.age", b.id)))?;
             let n = copy(blob, &mut file, progress)?;
             bytes_added += n;
             n
@@ -139,7 +139,7 @@ pub fn import(
 
     // Every check passed. Make the staged blobs durable with one flush of their filesystem
     // (thousands of small files: one syncfs instead of one fsync each), then move them in.
-    let staged = File::open(&staging.dir).map_err(DeskError::io("opening the staging folder"))?;
+    let staged = File::open(staging.path()).map_err(DeskError::io("opening the staging folder"))?;
     rustix::fs::syncfs(&staged)
         .map_err(|e| DeskError::io("flushing the imported blobs to disk")(e.into()))?;
     let mut moved = Vec::new();
@@ -147,7 +147,7 @@ pub fn import(
         for s in manifest.submissions.iter().filter(|s| new.contains(&s.id)) {
             for b in &s.blobs {
                 let to = blob_path(&blobs_dir, &b.id);
-                fs::rename(staging.dir.join(format!("{}.age", b.id)), &to)
+                fs::rename(staging.path().join(format!("{}.age", b.id)), &to)
                     .map_err(DeskError::io("moving a blob into the workspace"))?;
                 moved.push(to);
             }
@@ -206,7 +206,7 @@ pub fn import(
         if !all_removed {
             // Leave the staging folder as the sign of an unfinished import: the next import
             // then looks for unrecorded blobs and removes them.
-            staging.keep();
+            let _kept = staging.keep();
         }
         return Err(e);
     }
@@ -281,39 +281,13 @@ fn remove_debris(
     Ok(())
 }
 
-/// A private staging folder, removed with everything in it when dropped.
-struct Staging {
-    dir: PathBuf,
-    keep: bool,
-}
-
-impl Staging {
-    fn create(workspace: &Path) -> Result<Staging, DeskError> {
-        let mut random = [0u8; 8];
-        rand::rngs::OsRng.fill_bytes(&mut random);
-        let dir = workspace.join(format!("{STAGING_PREFIX}{}", hex::encode(random)));
-        if dir.exists() {
-            return Err(DeskError::io("creating a staging folder")(
-                io::ErrorKind::AlreadyExists.into(),
-            ));
-        }
-        create_private_dir(&dir).map_err(DeskError::io("creating a staging folder"))?;
-        Ok(Staging { dir, keep: false })
-    }
-}
-
-impl Staging {
-    fn keep(mut self) {
-        self.keep = true;
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if self.keep {
-            return;
-        }
-        // Best effort: anything left is removed by the next import.
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// A private staging folder in the workspace (same filesystem, so moving a blob in is a rename),
+/// removed with everything in it when dropped. One left by a crash is recognised by its name.
+fn create_staging(workspace: &Path) -> Result<TempDir, DeskError> {
+    tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .rand_bytes(16)
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir_in(workspace)
+        .map_err(DeskError::io("creating a staging folder"))
 }
