@@ -19,7 +19,7 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AckError {
-    #[error("cannot read the ack file {path}: {source}")]
+    #[error("cannot read the ack file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -22,9 +22,9 @@ use sealdrop_core::is_id;
 /// Why a bundle was refused. Each check has its own variant, and each message names the check.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("cannot open the bundle {path}: {source}")]
+    #[error("cannot open the bundle {path}; check that you chose the right file")]
     Open { path: PathBuf, source: io::Error },
-    #[error("reading the bundle failed: {source}")]
+    #[error("reading the bundle failed; copy it again")]
     Read { source: io::Error },
     #[error("bad magic: this is not a Sealdrop bundle (it does not start with `sealdrop-bundle`); check that you chose the right file")]
     BadMagic,
@@ -74,7 +74,7 @@ pub enum BundleError {
     HashMismatch { blob: String },
     #[error("trailing data: the file goes on after the last blob its signed manifest lists; it was altered, do not import it")]
     TrailingData,
-    #[error("writing out blob {blob} failed: {source}")]
+    #[error("writing out blob {blob} failed")]
     Sink { blob: String, source: io::Error },
     #[error("bad fingerprint: {reason}; a server fingerprint is 64 hex digits, as `sealdrop fingerprint` prints it")]
     BadFingerprint { reason: String },

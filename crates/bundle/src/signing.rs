@@ -23,9 +23,9 @@ const FIRST_LINE: &str = "sealdrop-signing-key-v1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigningKeyError {
-    #[error("cannot read the server's signing key {path}: {source}")]
+    #[error("cannot read the server's signing key {path}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("cannot create the server's signing key {path}: {source}")]
+    #[error("cannot create the server's signing key {path}")]
     Create { path: PathBuf, source: io::Error },
     #[error("{path} is not a Sealdrop signing key ({problem}). Restore it from a backup. Only if it is lost for good, move it away so a new one is made, and give staff the new `sealdrop fingerprint`")]
     Malformed {

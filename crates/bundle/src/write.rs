@@ -24,7 +24,7 @@ use sealdrop_core::new_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("blob {blob} of submission {submission} is missing: cannot open {path}: {source}. Restore it from a backup, or purge that submission; nothing was exported")]
+    #[error("blob {blob} of submission {submission} is missing: cannot open {path}. Restore it from a backup, or purge that submission; nothing was exported")]
     BlobMissing {
         blob: String,
         submission: String,
@@ -39,7 +39,7 @@ pub enum WriteError {
         expected: u64,
         found: u64,
     },
-    #[error("reading blob {blob} from {path} failed: {source}; nothing was exported")]
+    #[error("reading blob {blob} from {path} failed; nothing was exported")]
     BlobRead {
         blob: String,
         path: PathBuf,
@@ -49,11 +49,11 @@ pub enum WriteError {
     BlobChanged { blob: String, path: PathBuf },
     #[error("{path} already exists; choose a new file name (an export never overwrites a file)")]
     Exists { path: PathBuf },
-    #[error("writing the bundle {path} failed: {source}; nothing was exported")]
+    #[error("writing the bundle {path} failed; nothing was exported")]
     Output { path: PathBuf, source: io::Error },
     #[error("the manifest would be {len} bytes, more than a bundle allows (64 MiB): too many submissions for one bundle")]
     ManifestTooLarge { len: usize },
-    #[error("the index holds something no reader would accept, so nothing was exported: {0}")]
+    #[error("the index holds something no reader would accept, so nothing was exported")]
     Invalid(#[source] BundleError),
 }
 

@@ -105,6 +105,19 @@ pub fn decrypt_advice(e: &age::DecryptError) -> String {
     }
 }
 
+/// Each case's message, to preview in `list`, or why it could not be opened.
+pub fn message_previews(
+    blobs: &Path,
+    keyring: &Keyring,
+    cases: &[Case],
+) -> Vec<Result<Zeroizing<String>, String>> {
+    map_parallel(cases, keyring.threads(), |case| {
+        open_envelope(blobs, keyring, case)
+            .map(|e| Zeroizing::new(e.fields.get("message").cloned().unwrap_or_default()))
+            .map_err(|e| e.with_causes())
+    })
+}
+
 /// Run `f` over `items` on `threads` threads; results in the order of `items`.
 pub fn map_parallel<T: Sync, R: Send>(
     items: &[T],

@@ -14,11 +14,11 @@ pub enum DeskError {
     WorkspaceExists { dir: PathBuf },
     #[error("{dir} is not empty; a new workspace needs an empty or new folder")]
     NotEmpty { dir: PathBuf },
-    #[error("the workspace database failed: {0}")]
+    #[error("the workspace database failed")]
     Db(#[from] rusqlite::Error),
-    #[error("the workspace: {0}")]
+    #[error("the workspace database could not be opened")]
     Migrate(#[from] sealdrop_core::migrate::MigrateError),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         source: std::io::Error,
@@ -29,8 +29,8 @@ pub enum DeskError {
     Recipients(#[from] KeysError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
-    #[error("the bundle was refused: {0}. Nothing was imported and the workspace is unchanged. Ask for a fresh export; if it is refused again, tell the operator, since the file may have been tampered with")]
-    Bundle(BundleError),
+    #[error("the bundle was refused. Nothing was imported and the workspace is unchanged. Ask for a fresh export; if it is refused again, tell the operator, since the file may have been tampered with")]
+    Bundle(#[from] BundleError),
     #[error("the bundle was refused: {0}. Nothing was imported and the workspace is unchanged; tell the operator")]
     Conflict(String),
     #[error("`{0}` is not a submission id: give at least 4 of its hex digits (0-9, a-f), as `sealdesk list` shows them")]
@@ -64,20 +64,58 @@ pub enum DeskError {
     InsideWorkspace(PathBuf),
     #[error("{0} already exists; choose a new file name (Sealdesk never overwrites a file)")]
     OutputExists(PathBuf),
-}
-
-// By hand, not `#[from]`: that would also make the bundle error the `source`, and staff would
-// read the reason twice (once in this message, once as its cause).
-impl From<BundleError> for DeskError {
-    fn from(e: BundleError) -> DeskError {
-        DeskError::Bundle(e)
-    }
+    #[error("give your staff key file with --identity FILE (make one with `sealdesk keygen`)")]
+    NoIdentityGiven,
+    #[error("cannot find the staff key {path}; check the path")]
+    IdentityNotFound {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the group's keys file {path}; copy keys/recipients.txt from the server")]
+    GroupKeysUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "that is not a server fingerprint: it has 64 letters (a-f) and digits; spaces are fine"
+    )]
+    BadServerKey(#[source] BundleError),
+    #[error("could not read the passphrase; run Sealdesk in a terminal window so it can ask you")]
+    ReadPassphrase(#[source] std::io::Error),
+    #[error("the passphrase is shorter than {min} characters; choose a longer one (several words work well)")]
+    ShortPassphrase { min: usize },
 }
 
 impl DeskError {
+    /// This error and each of its causes on one line, for one report among many (a list line,
+    /// a search or report failure) where the tool's own chain printing does not reach.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     /// An I/O error with what was being done.
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DeskError {
         let what = what.into();
         move |source| DeskError::Io { what, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_holds_each_cause_once() {
+        let e = DeskError::io("reading the blob")(std::io::Error::other("disk on fire"));
+        assert_eq!(e.to_string(), "reading the blob");
+        assert_eq!(e.with_causes(), "reading the blob: disk on fire");
+        assert_eq!(DeskError::EmptyNote.with_causes(), "a note cannot be empty");
     }
 }

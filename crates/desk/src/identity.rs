@@ -24,14 +24,16 @@ const MAX_IDENTITY_FILE: u64 = 1 << 20;
 pub enum IdentityError {
     #[error("{path} already exists; choose another file name (an identity is never overwritten)")]
     Exists { path: PathBuf },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("encryption failed: {0}")]
     Encrypt(String),
-    #[error("cannot read the staff key {path}: {source}. Check the path (give another with --identity FILE)")]
+    #[error(
+        "cannot read the staff key {path}. Check the path (give another with --identity FILE)"
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -6,6 +6,10 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Write};
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -18,10 +22,15 @@ use super::view::render;
 use super::workspace::Workspace;
 use super::DeskError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The report formats; `ValueEnum` lets `sealdesk report --help` list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// A table for spreadsheets.
     Csv,
+    /// Data for other programs.
     Json,
+    /// A document for case files.
+    #[value(alias = "md")]
     Markdown,
 }
 
@@ -87,7 +96,7 @@ pub fn report(
     }
     let blobs = ws.blobs_dir();
     let opened = map_parallel(&list, keyring.threads(), |case| {
-        let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.to_string())?;
+        let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.with_causes())?;
         let message = Zeroizing::new(envelope.fields.get("message").cloned().unwrap_or_default());
         let case_notes = notes
             .get(&case.id)
@@ -250,9 +259,69 @@ fn markdown(rows: &[Row]) -> Zeroizing<String> {
     })
 }
 
+/// Write a report to `path`: a new file (never one that exists) readable by its owner only,
+/// on disk before this returns.
+pub fn write_new_file(path: &Path, text: &str) -> Result<(), DeskError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => DeskError::OutputExists(path.to_owned()),
+            _ => DeskError::io(format!("cannot create {}", path.display()))(e),
+        })?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(DeskError::io(format!("writing {}", path.display())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_file_is_new_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.md");
+        write_new_file(&path, "# Sealdrop report\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# Sealdrop report\n"
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let err = write_new_file(&path, "other").unwrap_err();
+        assert!(matches!(err, DeskError::OutputExists(_)), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# Sealdrop report\n"
+        );
+    }
+
+    #[test]
+    fn formats_are_spelled_as_staff_type_them() {
+        for (typed, format) in [
+            ("csv", Format::Csv),
+            ("JSON", Format::Json),
+            ("markdown", Format::Markdown),
+            ("md", Format::Markdown),
+        ] {
+            assert_eq!(typed.parse::<Format>().unwrap(), format, "{typed}");
+        }
+        assert!("pdf".parse::<Format>().is_err());
+        // What `--help` lists: every format, by the name that parses.
+        let listed: Vec<String> = <Format as clap::ValueEnum>::value_variants()
+            .iter()
+            .filter_map(clap::ValueEnum::to_possible_value)
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(listed, ["csv", "json", "markdown"]);
+        for name in &listed {
+            name.parse::<Format>().unwrap();
+        }
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_formulas_defused() {

@@ -66,7 +66,7 @@ pub fn search(
         .collect();
     let blobs = ws.blobs_dir();
     let results = map_parallel(&work, keyring.threads(), |(case, notes)| {
-        let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.to_string())?;
+        let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.with_causes())?;
         let mut hits = Vec::new();
         let mut more = 0;
         let mut look = |field: &str, text: &str| {

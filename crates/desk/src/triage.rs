@@ -15,14 +15,20 @@ use super::workspace::today;
 use super::DeskError;
 use sealdrop_core::keys::Recipients;
 
-/// Where a case stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a case stands. `ValueEnum` lets `--help` list the statuses, by the names `as_str` gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Status {
+    /// Not looked at yet.
     New,
+    /// Someone is working on it.
     InReview,
+    /// Checked and found true.
     Verified,
+    /// Waiting for more from the source or others.
     FollowUp,
+    /// Nothing more to do.
     Closed,
+    /// Not a real report.
     Spam,
 }
 
@@ -237,6 +243,17 @@ pub fn open_note(keyring: &Keyring, ciphertext: &[u8]) -> Result<Zeroizing<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_lists_every_status_by_its_stored_name() {
+        let listed: Vec<String> = <Status as clap::ValueEnum>::value_variants()
+            .iter()
+            .filter_map(clap::ValueEnum::to_possible_value)
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        let stored: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(listed, stored);
+    }
 
     #[test]
     fn statuses_round_trip_and_accept_loose_spelling() {

@@ -1,26 +1,29 @@
 //! `sealdesk`: the staff's offline tool, for the air-gapped machine. It never uses the network.
 //!
-//! Thin on purpose: it reads arguments, asks for what it must (passphrase, fingerprint), calls
-//! `sealdrop::desk`, and prints. Help texts are for staff, not engineers.
+//! Thin on purpose: it reads arguments, does the terminal's input and output (prompts, progress,
+//! printing) and calls the `sealdesk` library, where every decision is made. Help texts are for
+//! staff, not engineers.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::ffi::OsStr;
+use std::io::{BufRead, IsTerminal, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use age::secrecy::SecretString;
+use anyhow::{Context, Result};
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use zeroize::Zeroizing;
 
-use age::secrecy::{ExposeSecret, SecretString};
 use sealdesk::cases::{self, Filter};
 use sealdesk::identity::{self, Keyring};
 use sealdesk::report::Format;
+use sealdesk::session::Session;
 use sealdesk::triage::{self, Status};
-use sealdesk::view::{self, short, terminal_safe, Safe};
-use sealdesk::workspace::{Settings, Workspace};
-use sealdesk::{ack, decrypt, extract, import, report, search};
-use sealdrop_bundle::signing::{format_fingerprint, parse_fingerprint};
-use sealdrop_core::keys::Recipients;
+use sealdesk::view;
+use sealdesk::workspace::Workspace;
+use sealdesk::{ack, decrypt, extract, import, outcome, prompt, report, search, setup};
+use sealdrop_core::day::Date;
 
 /// Sealdesk: read and sort the reports sources sent, on a computer that stays offline.
 ///
@@ -119,8 +122,9 @@ enum Command {
     Status {
         /// The report's ID (the first 4 or more characters are enough).
         id: String,
-        /// One of: new, in-review, verified, follow-up, closed, spam.
-        status: String,
+        /// Where it stands now.
+        #[arg(value_parser = Listed::<Status>::new())]
+        status: Status,
     },
     /// Add a note to a report. Notes are locked to the group's keys.
     ///
@@ -144,8 +148,8 @@ enum Command {
     ///
     /// The result holds the reports' text unlocked: keep it only where case files belong.
     Report {
-        /// csv, json or markdown.
-        #[arg(long, short)]
+        /// What kind of file to write.
+        #[arg(long, short, value_parser = Listed::<Format>::new())]
         format: Format,
         /// Write to this new file instead of the screen.
         #[arg(long, short, value_name = "FILE")]
@@ -171,36 +175,70 @@ enum Command {
 #[derive(Args, Clone, Default)]
 struct FilterArgs {
     /// Only reports with this status.
-    #[arg(long)]
-    status: Option<String>,
+    #[arg(long, value_parser = Listed::<Status>::new())]
+    status: Option<Status>,
     /// Only reports with this tag.
-    #[arg(long)]
+    #[arg(long, value_parser = triage::normalise_tag)]
     tag: Option<String>,
     /// Only reports that arrived on or after this day (YYYY-MM-DD).
-    #[arg(long, value_name = "DAY")]
-    from: Option<String>,
+    #[arg(long, value_name = "DAY", value_parser = cases::parse_day)]
+    from: Option<Date>,
     /// Only reports that arrived on or before this day (YYYY-MM-DD).
-    #[arg(long, value_name = "DAY")]
-    to: Option<String>,
+    #[arg(long, value_name = "DAY", value_parser = cases::parse_day)]
+    to: Option<Date>,
 }
 
 impl FilterArgs {
-    fn filter(&self) -> Result<Filter> {
-        Ok(Filter {
-            status: self.status.as_deref().map(str::parse).transpose()?,
-            tag: self.tag.as_deref().map(triage::normalise_tag).transpose()?,
-            from: self.from.as_deref().map(cases::parse_day).transpose()?,
-            to: self.to.as_deref().map(cases::parse_day).transpose()?,
-        })
+    fn filter(self) -> Filter {
+        Filter {
+            status: self.status,
+            tag: self.tag,
+            from: self.from,
+            to: self.to,
+        }
     }
 }
 
-/// Scripts may set the passphrase here instead of typing it (less safe: other programs of the
-/// same user can read a process's environment, and it may end up in shell history).
-const PASSPHRASE_ENV: &str = "SEALDESK_PASSPHRASE";
-const WORKSPACE_ENV: &str = "SEALDESK_WORKSPACE";
-const IDENTITY_ENV: &str = "SEALDESK_IDENTITY";
-const DEFAULT_WORKSPACE: &str = "sealdesk-workspace";
+/// A closed set of values, read with the library's own spelling rules and messages, while
+/// `--help` lists the values (as clap's `ValueEnum` parser would).
+#[derive(Clone)]
+struct Listed<T>(PhantomData<T>);
+
+impl<T> Listed<T> {
+    fn new() -> Self {
+        Listed(PhantomData)
+    }
+}
+
+impl<T> TypedValueParser for Listed<T>
+where
+    T: ValueEnum + std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value
+            .to_str()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8))?;
+        text.parse().map_err(|e: T::Err| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{e}\n"))
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            T::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
 
 fn main() -> std::process::ExitCode {
     sealdrop_core::cli::finish(run_cli())
@@ -208,120 +246,63 @@ fn main() -> std::process::ExitCode {
 
 fn run_cli() -> Result<()> {
     let cli = Cli::parse();
-    let workspace = cli
-        .workspace
-        .clone()
-        .or_else(|| std::env::var_os(WORKSPACE_ENV).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKSPACE));
-    let identity = cli
-        .identity
-        .clone()
-        .or_else(|| std::env::var_os(IDENTITY_ENV).map(PathBuf::from));
-    let desk = Desk {
-        workspace,
-        identity,
-    };
+    let desk = Desk(Session::new(cli.workspace, cli.identity, |key| {
+        std::env::var_os(key)
+    }));
     match cli.command {
-        Command::Keygen { out, no_passphrase } => keygen(out, no_passphrase),
+        Command::Keygen { out, no_passphrase } => keygen(&out, no_passphrase),
         Command::Init {
             server_key,
             recipients,
         } => desk.init(server_key, &recipients),
         Command::Import { file } => desk.import(&file),
-        Command::List { filter } => desk.list(&filter.filter()?),
+        Command::List { filter } => desk.list(&filter.filter()),
         Command::Show { id } => desk.show(&id),
         Command::Extract { id, to } => desk.extract(&id, &to),
         Command::Tag { id, tags } => desk.tag(&id, &tags, true),
         Command::Untag { id, tags } => desk.tag(&id, &tags, false),
-        Command::Status { id, status } => desk.status(&id, &status),
-        Command::Note { id, text } => desk.note(&id, text),
-        Command::Search { text, filter } => desk.search(&text.join(" "), &filter.filter()?),
+        Command::Status { id, status } => desk.status(&id, status),
+        Command::Note { id, text } => desk.note(&id, &text),
+        Command::Search { text, filter } => desk.search(&text.join(" "), &filter.filter()),
         Command::Report {
             format,
             out,
             filter,
-        } => desk.report(format, out.as_deref(), &filter.filter()?),
+        } => desk.report(format, out.as_deref(), &filter.filter()),
         Command::Ack { out, all } => desk.ack(&out, all),
     }
 }
 
-struct Desk {
-    workspace: PathBuf,
-    identity: Option<PathBuf>,
-}
+/// The commands, each a few calls into the library and its printing.
+struct Desk(Session);
 
 impl Desk {
     fn open(&self) -> Result<Workspace> {
-        Ok(Workspace::open(&self.workspace)?)
+        Ok(self.0.open()?)
     }
 
     /// The staff key, asking for its passphrase at most once.
     fn keyring(&self, ws: &Workspace) -> Result<Keyring> {
-        let path = match &self.identity {
-            Some(p) => p.clone(),
-            None => ws.settings()?.identity,
-        };
-        let shown = path.display().to_string();
-        Ok(identity::load(&path, || {
-            if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
-                return Ok(SecretString::from(p));
-            }
-            age::cli_common::read_secret(
-                &format!("Passphrase for your staff key {shown}"),
-                "Passphrase",
-                None,
-            )
-            .map_err(|e| e.to_string())
-        })?)
+        let from_env = std::env::var(prompt::PASSPHRASE_ENV).ok();
+        Ok(self
+            .0
+            .keyring(ws, from_env, |question| read_secret(question, None))?)
     }
 
     fn init(&self, server_key: Option<String>, recipients: &Path) -> Result<()> {
-        let Some(identity) = &self.identity else {
-            bail!(
-                "give your staff key file with --identity FILE (make one with `sealdesk keygen`)"
-            );
-        };
-        let identity = std::fs::canonicalize(identity).with_context(|| {
-            format!(
-                "cannot find the staff key {}; check the path",
-                identity.display()
-            )
-        })?;
-        let recipients_text = std::fs::read_to_string(recipients).with_context(|| {
-            format!(
-                "cannot read the group's keys file {}; copy keys/recipients.txt from the server",
-                recipients.display()
-            )
-        })?;
-        let group = Recipients::parse(recipients, recipients_text.as_bytes())?;
-        let fingerprint = match server_key {
-            Some(text) => text,
-            None => {
-                eprint!("Type the server's fingerprint (the operator shows it with `sealdrop fingerprint`): ");
+        let done = setup::init(
+            &self.0.workspace,
+            self.0.identity.as_deref(),
+            recipients,
+            server_key,
+            || {
+                eprint!("{}", prompt::FINGERPRINT);
                 let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .context("reading the fingerprint")?;
-                line
-            }
-        };
-        let server_key = parse_fingerprint(&fingerprint).context(
-            "that is not a server fingerprint: it has 64 letters (a-f) and digits; spaces are fine",
-        )?;
-        Workspace::create(
-            &self.workspace,
-            &Settings {
-                server_key,
-                identity: identity.clone(),
-                recipients: recipients_text,
+                std::io::stdin().lock().read_line(&mut line)?;
+                Ok(line)
             },
         )?;
-        println!("Created the workspace {}.", self.workspace.display());
-        println!("Server fingerprint: {}", format_fingerprint(&server_key));
-        println!("Your staff key:     {}", identity.display());
-        println!("Notes are locked to {} group key(s).", group.len());
-        println!("Next: `sealdesk import BUNDLE-FILE` with the file the operator gives you.");
+        println!("{}", outcome::initialised(&self.0.workspace, &done));
         Ok(())
     }
 
@@ -339,26 +320,10 @@ impl Desk {
         } else {
             ProgressBar::hidden()
         };
-        let s = import::import(&mut ws, file, &progress)
+        let summary = import::import(&mut ws, file, &progress)
             .with_context(|| format!("importing {}", file.display()))?;
         progress.finish_and_clear();
-        if s.added == 0 {
-            println!(
-                "Nothing new: all {} report(s) in bundle {} (exported {}) were already here.",
-                s.in_bundle,
-                short(&s.bundle_id),
-                s.created
-            );
-        } else {
-            println!(
-                "Imported bundle {} (exported {}): {} new report(s), {} already here, {}.",
-                short(&s.bundle_id),
-                s.created,
-                s.added,
-                s.already,
-                view::human_size(s.bytes_added)
-            );
-        }
+        println!("{}", outcome::imported(&summary));
         Ok(())
     }
 
@@ -366,29 +331,20 @@ impl Desk {
         let ws = self.open()?;
         let list = cases::list(ws.conn(), filter)?;
         if list.is_empty() {
-            println!("No reports match. (`sealdesk import FILE` brings new ones in.)");
+            // Nothing to show, so no passphrase to ask for.
+            println!("{}", outcome::NOTHING_LISTED);
             return Ok(());
         }
         let keyring = self.keyring(&ws)?;
-        let blobs = ws.blobs_dir();
-        let previews = decrypt::map_parallel(&list, keyring.threads(), |case| {
-            decrypt::open_envelope(&blobs, &keyring, case)
-                .map(|e| Zeroizing::new(e.fields.get("message").cloned().unwrap_or_default()))
-                .map_err(|e| e.to_string())
-        });
+        let previews = decrypt::message_previews(&ws.blobs_dir(), &keyring, &list);
         let lines: Vec<view::ListLine<'_>> = list
             .iter()
             .zip(previews)
             .map(|(case, preview)| view::ListLine { case, preview })
             .collect();
-        let width = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(120);
-        let table = view::list_table(&lines, width);
-        print_secret(&table)?;
-        let unread = list.iter().filter(|c| !c.read).count();
-        println!("{} report(s), {unread} unread (*).", list.len());
+        let width = outcome::list_width(std::env::var("COLUMNS").ok().as_deref());
+        print_secret(&view::list_table(&lines, width))?;
+        println!("{}", outcome::listed(&list));
         Ok(())
     }
 
@@ -400,6 +356,7 @@ impl Desk {
         let envelope = decrypt::open_envelope(&ws.blobs_dir(), &keyring, &case)?;
         let notes = triage::notes(ws.conn(), &id, &keyring)?;
         print_secret(&view::show_page(&case, &envelope, &notes))?;
+        // Read only once it was shown.
         triage::mark_read(ws.conn(), &id)?;
         Ok(())
     }
@@ -409,107 +366,41 @@ impl Desk {
         let id = ws.resolve(id)?;
         let keyring = self.keyring(&ws)?;
         let done = extract::extract(&ws, &keyring, &id, to)?;
-        let Some(folder) = done.folder else {
-            println!(
-                "Report {} has no attachments; nothing was written.",
-                short(&id)
-            );
-            return Ok(());
-        };
-        println!(
-            "Saved {} attachment(s) of report {} into the new folder\n  {}",
-            done.files.len(),
-            short(&id),
-            folder.display()
-        );
-        let mut risky = 0;
-        for f in &done.files {
-            println!(
-                "  {}  ({}, {})",
-                Safe::line(&f.written),
-                view::human_size(f.size),
-                Safe::line(&f.declared_type)
-            );
-            if f.written != f.original {
-                println!(
-                    "      the sender's name for it was: {:?}",
-                    terminal_safe(&f.original, false).as_str()
-                );
-            }
-            if let Some(problem) = &f.problem {
-                println!("      PROBLEM: {problem}");
-            }
-            if let Some(why) = &f.risk {
-                risky += 1;
-                println!("      WARNING: this may be a program or script ({why}).");
-            }
-        }
-        if risky > 0 {
-            println!(
-                "\nWARNING: {risky} file(s) above may run code when opened. Do NOT open them on this \
-                 computer or any computer with your keys. If they matter, ask your security \
-                 contact to examine them on a separate, disposable machine."
-            );
-        }
+        println!("{}", outcome::extracted(&id, &done));
         Ok(())
     }
 
     fn tag(&self, id: &str, tags: &[String], add: bool) -> Result<()> {
         let mut ws = self.open()?;
         let id = ws.resolve(id)?;
-        if add {
-            let added = triage::tag(ws.conn_mut(), &id, tags)?;
-            println!(
-                "Report {}: added tag(s) {}.",
-                short(&id),
-                list_or_none(&added)
-            );
+        let changed = if add {
+            triage::tag(ws.conn_mut(), &id, tags)?
         } else {
-            let removed = triage::untag(ws.conn_mut(), &id, tags)?;
-            println!(
-                "Report {}: removed tag(s) {}.",
-                short(&id),
-                list_or_none(&removed)
-            );
-        }
+            triage::untag(ws.conn_mut(), &id, tags)?
+        };
         let case = cases::get(ws.conn(), &id)?;
-        println!("Its tags now: {}.", list_or_none(&case.tags));
+        println!("{}", outcome::tags_changed(&id, add, &changed, &case.tags));
         Ok(())
     }
 
-    fn status(&self, id: &str, status: &str) -> Result<()> {
-        let status: Status = status.parse()?;
+    fn status(&self, id: &str, status: Status) -> Result<()> {
         let mut ws = self.open()?;
         let id = ws.resolve(id)?;
         let old = triage::set_status(ws.conn_mut(), &id, status)?;
-        println!("Report {}: status {old} -> {status}.", short(&id));
+        println!("{}", outcome::status_changed(&id, old, status));
         Ok(())
     }
 
-    fn note(&self, id: &str, words: Vec<String>) -> Result<()> {
+    fn note(&self, id: &str, words: &[String]) -> Result<()> {
         let ws = self.open()?;
         let id = ws.resolve(id)?;
         let recipients = ws.settings()?.recipients()?;
-        let text = if words.is_empty() {
-            if std::io::stdin().is_terminal() {
-                eprintln!("Type the note, then press Ctrl-D on a new line:");
-            }
-            // Room for the longest note up front: a growing buffer would leave copies behind.
-            let mut text = Zeroizing::new(String::with_capacity(triage::MAX_NOTE_BYTES + 1));
-            std::io::stdin()
-                .take(triage::MAX_NOTE_BYTES as u64 + 1)
-                .read_to_string(&mut text)
-                .context("reading the note")?;
-            text
-        } else {
-            Zeroizing::new(words.join(" "))
-        };
+        if words.is_empty() && std::io::stdin().is_terminal() {
+            eprintln!("{}", prompt::NOTE);
+        }
+        let text = prompt::note_text(words, std::io::stdin())?;
         triage::add_note(ws.conn(), &id, &text, &recipients)?;
-        println!(
-            "Added a note to report {} (locked to {} group key(s)).",
-            short(&id),
-            recipients.len()
-        );
+        println!("{}", outcome::note_added(&id, recipients.len()));
         Ok(())
     }
 
@@ -517,20 +408,16 @@ impl Desk {
         let ws = self.open()?;
         let keyring = self.keyring(&ws)?;
         let result = search::search(&ws, &keyring, text, filter)?;
-        let out = view::search_results(&result);
-        print_secret(&out)?;
-        println!(
-            "Searched {} report(s): {} match.",
-            result.searched,
-            result.found.len()
-        );
-        report_failures(&result.failed);
+        print_secret(&view::search_results(&result))?;
+        println!("{}", outcome::searched(&result));
+        print_failures(&result.failed);
         Ok(())
     }
 
     fn report(&self, format: Format, out: Option<&Path>, filter: &Filter) -> Result<()> {
         let ws = self.open()?;
         if let Some(path) = out {
+            // Before the passphrase: a refusal should not cost staff the typing.
             ws.refuse_inside(path)?;
         }
         let keyring = self.keyring(&ws)?;
@@ -538,57 +425,30 @@ impl Desk {
         match out {
             None => print_secret(&r.text)?,
             Some(path) => {
-                write_new_file(path, r.text.as_bytes())?;
-                eprintln!(
-                    "Wrote a report of {} report(s) to {}. It is NOT locked: keep it only where case files belong.",
-                    r.cases,
-                    path.display()
-                );
+                report::write_new_file(path, &r.text)?;
+                eprintln!("{}", outcome::report_written(r.cases, path));
             }
         }
-        report_failures(&r.failed);
+        print_failures(&r.failed);
         Ok(())
     }
 
     fn ack(&self, out: &Path, all: bool) -> Result<()> {
         let mut ws = self.open()?;
         let summary = ack::write_ack(&mut ws, out, all)?;
-        for (id, why) in &summary.skipped {
-            eprintln!(
-                "Left out report {}: {why}. Import its bundle again.",
-                short(id)
-            );
+        let skipped = outcome::ack_skipped(&summary);
+        if !skipped.is_empty() {
+            eprintln!("{skipped}");
         }
-        match summary.file {
-            Some(file) => println!(
-                "Wrote {} naming {} report(s). Give it to the operator, who runs `sealdrop purge --ack {}` on the server.",
-                file.display(),
-                summary.acked,
-                file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned())
-            ),
-            None => println!(
-                "Nothing new to acknowledge; no file was written. (`--all` names every report again.)"
-            ),
-        }
+        println!("{}", outcome::acked(&summary));
         Ok(())
     }
 }
 
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "(none)".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-fn report_failures(failed: &[(String, String)]) {
-    if failed.is_empty() {
-        return;
-    }
-    eprintln!("Could not open {} report(s):", failed.len());
-    for (id, why) in failed {
-        eprintln!("  {}: {why}", short(id));
+fn print_failures(failed: &[(String, String)]) {
+    let text = outcome::failures(failed);
+    if !text.is_empty() {
+        eprintln!("{text}");
     }
 }
 
@@ -605,54 +465,26 @@ fn print_secret(text: &str) -> Result<()> {
     }
 }
 
-/// Create `path` (never overwriting) readable by its owner only, and make it durable.
-fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| {
-            format!(
-                "cannot create {} (Sealdesk never overwrites a file; choose a new name)",
-                path.display()
-            )
-        })?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))
+/// Ask for a secret on the terminal (or through pinentry), without echo.
+fn read_secret(question: &str, confirm: Option<&str>) -> std::io::Result<SecretString> {
+    // pinentry's error is not a `std::error::Error`; its text is all there is to carry.
+    age::cli_common::read_secret(question, "Passphrase", confirm)
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-fn new_passphrase() -> Result<SecretString> {
-    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
-        return Ok(SecretString::from(p));
-    }
-    let p = age::cli_common::read_secret(
-        "Choose a passphrase for the new staff key",
-        "Passphrase",
-        Some("Type the same passphrase again"),
-    )
-    .map_err(|e| anyhow::anyhow!("could not read the passphrase: {e}"))?;
-    if p.expose_secret().chars().count() < 12 {
-        bail!("the passphrase is shorter than 12 characters; choose a longer one (several words work well)");
-    }
-    Ok(p)
-}
-
-fn keygen(out: PathBuf, no_passphrase: bool) -> Result<()> {
+fn keygen(out: &Path, no_passphrase: bool) -> Result<()> {
     let passphrase = if no_passphrase {
-        eprintln!("WARNING: writing the key WITHOUT a passphrase. Anyone who copies {} can read every report.", out.display());
+        eprintln!("{}", outcome::no_passphrase_warning(out));
         None
     } else {
-        Some(new_passphrase()?)
+        let from_env = std::env::var(prompt::PASSPHRASE_ENV).ok();
+        Some(prompt::new_passphrase(from_env, || {
+            read_secret(prompt::NEW_PASSPHRASE, Some(prompt::CONFIRM_PASSPHRASE))
+        })?)
     };
-    let recipient = identity::generate(&out, passphrase)
+    let recipient: String = identity::generate(out, passphrase)
         .with_context(|| format!("making a new staff key in {}", out.display()))?;
-    eprintln!("Wrote the new staff key to {}.", out.display());
-    eprintln!(
-        "Add the line below to keys/recipients.txt on the server (it is public, not secret):"
-    );
+    eprintln!("{}", outcome::key_written(out));
     println!("{recipient}");
     Ok(())
 }
