@@ -6,9 +6,6 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Write};
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::Serialize;
@@ -262,18 +259,10 @@ fn markdown(rows: &[Row]) -> Zeroizing<String> {
 /// Write a report to `path`: a new file (never one that exists) readable by its owner only,
 /// on disk before this returns.
 pub fn write_new_file(path: &Path, text: &str) -> Result<(), DeskError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => DeskError::OutputExists(path.to_owned()),
-            _ => DeskError::io(format!("cannot create {}", path.display()))(e),
-        })?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(DeskError::io(format!("writing {}", path.display())))
+    sealdrop_core::durable::write_new(path, text.as_bytes()).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => DeskError::OutputExists(path.to_owned()),
+        _ => DeskError::io(format!("writing {}", path.display()))(e),
+    })
 }
 
 #[cfg(test)]
