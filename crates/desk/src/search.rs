@@ -12,7 +12,7 @@ use super::cases::{self, Case, Filter};
 use super::decrypt::{map_parallel, open_envelope};
 use super::identity::Keyring;
 use super::triage;
-use super::view::{render, terminal_safe, Safe};
+use super::view::{render, short, terminal_safe, Safe};
 use super::workspace::Workspace;
 use super::DeskError;
 
@@ -199,6 +199,37 @@ fn find(needle: &Folded, field: &str, text: &str) -> (Vec<Hit>, usize) {
         });
     }
     (hits, more)
+}
+
+/// `search` results: each matching case, then each hit with its context.
+pub fn render_results(result: &SearchResult) -> Zeroizing<String> {
+    render(|out| {
+        for found in &result.found {
+            let c = &found.case;
+            writeln!(
+                out,
+                "{} {}  {}  {}",
+                if c.read { ' ' } else { '*' },
+                short(&c.id),
+                c.arrived,
+                c.status
+            )?;
+            for hit in &found.hits {
+                writeln!(
+                    out,
+                    "    {}: {}[{}]{}",
+                    hit.field.as_str(),
+                    hit.before.as_str(),
+                    hit.hit.as_str(),
+                    hit.after.as_str()
+                )?;
+            }
+            if found.more > 0 {
+                writeln!(out, "    (and {} more)", found.more)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

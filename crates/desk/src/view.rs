@@ -9,7 +9,6 @@ use zeroize::Zeroizing;
 
 use super::cases::Case;
 use super::filenames;
-use super::search::SearchResult;
 use super::triage::Note;
 use sealdrop_core::Envelope;
 
@@ -242,37 +241,6 @@ pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<
                     }
                 }
                 Err(why) => writeln!(out, "{}  ({why})", note.written)?,
-            }
-        }
-        Ok(())
-    })
-}
-
-/// `search` results: each matching case, then each hit with its context.
-pub fn search_results(result: &SearchResult) -> Zeroizing<String> {
-    render(|out| {
-        for found in &result.found {
-            let c = &found.case;
-            writeln!(
-                out,
-                "{} {}  {}  {}",
-                if c.read { ' ' } else { '*' },
-                short(&c.id),
-                c.arrived,
-                c.status
-            )?;
-            for hit in &found.hits {
-                writeln!(
-                    out,
-                    "    {}: {}[{}]{}",
-                    hit.field.as_str(),
-                    hit.before.as_str(),
-                    hit.hit.as_str(),
-                    hit.after.as_str()
-                )?;
-            }
-            if found.more > 0 {
-                writeln!(out, "    (and {} more)", found.more)?;
             }
         }
         Ok(())

@@ -408,7 +408,7 @@ impl Desk {
         let ws = self.open()?;
         let keyring = self.keyring(&ws)?;
         let result = search::search(&ws, &keyring, text, filter)?;
-        print_secret(&view::search_results(&result))?;
+        print_secret(&search::render_results(&result))?;
         println!("{}", outcome::searched(&result));
         print_failures(&result.failed);
         Ok(())
