@@ -79,6 +79,52 @@ impl Default for Limits {
     }
 }
 
+/// Limits on connections and clients: what keeps a flood that Tor lets through from closing the
+/// drop to others (docs/ARCHITECTURE.md, "Abuse control behind Tor").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Abuse {
+    /// Every connection begins with a PROXY protocol (v1) header naming its client: Tor's
+    /// `HiddenServiceExportCircuitID haproxy`, which names the circuit. Per-circuit limits apply
+    /// only then; without it every client counts as one, under the global limits alone. Never
+    /// turn it on where clients can reach the listener without Tor: they could name themselves.
+    pub proxy_protocol: bool,
+    /// Connections open at once. At the cap, the oldest idle connection is closed to make room;
+    /// if none is idle, the new one is.
+    pub max_connections: u32,
+    /// Connections one circuit may hold open at once.
+    pub per_circuit_connections: u32,
+    /// Uploads one circuit may send at once.
+    pub per_circuit_uploads: u32,
+    /// Requests one circuit may make in a minute (a page costs two or three).
+    pub per_circuit_requests_per_minute: u32,
+    /// A request body must deliver at least this many bytes a second, averaged over
+    /// `body_progress_window_secs`; a body that falls behind is cut off and leaves nothing.
+    pub min_body_bytes_per_sec: u64,
+    /// The window, in seconds, over which a body's progress is measured.
+    pub body_progress_window_secs: u64,
+    /// Longest time a client may take to send a request's headers (and, before them, the PROXY
+    /// header), in seconds.
+    pub header_timeout_secs: u64,
+}
+
+impl Default for Abuse {
+    fn default() -> Self {
+        Abuse {
+            proxy_protocol: false,
+            max_connections: 512,
+            per_circuit_connections: 16,
+            per_circuit_uploads: 2,
+            per_circuit_requests_per_minute: 120,
+            // A real upload over Tor runs at 20 KB/s or more; one at a fifth of that still
+            // passes, while a client that stops sending loses its slot within the window.
+            min_body_bytes_per_sec: 4096,
+            body_progress_window_secs: 30,
+            header_timeout_secs: 20,
+        }
+    }
+}
+
 /// The whole configuration of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -90,6 +136,7 @@ pub struct Config {
     /// How coarsely arrival is recorded.
     pub arrival_granularity: Granularity,
     pub limits: Limits,
+    pub abuse: Abuse,
     /// Most submissions made durable by one group commit; 1 turns group commit off (only for
     /// measuring the difference).
     pub commit_batch_max: u32,
@@ -105,6 +152,7 @@ impl Default for Config {
             keys_file: PathBuf::from("keys/recipients.txt"),
             arrival_granularity: Granularity::Day,
             limits: Limits::default(),
+            abuse: Abuse::default(),
             commit_batch_max: crate::store::DEFAULT_MAX_BATCH as u32,
             demo: false,
         }
@@ -140,6 +188,7 @@ struct FileConfig {
     keys_file: Option<PathBuf>,
     arrival_granularity: Option<Granularity>,
     limits: Option<Limits>,
+    abuse: Option<Abuse>,
     commit_batch_max: Option<u32>,
 }
 
@@ -190,6 +239,9 @@ impl Config {
         if let Some(limits) = file.limits {
             self.limits = limits;
         }
+        if let Some(abuse) = file.abuse {
+            self.abuse = abuse;
+        }
         if let Some(n) = file.commit_batch_max {
             self.commit_batch_max = n;
         }
@@ -228,6 +280,15 @@ impl Config {
         env_override!("SEALDROP_BODY_TIMEOUT_SECS" => l.body_timeout_secs);
         env_override!("SEALDROP_MIN_FREE_DISK_MB" => l.min_free_disk_mb);
         env_override!("SEALDROP_STORAGE_QUOTA_MB" => l.storage_quota_mb);
+        let a = &mut self.abuse;
+        env_override!("SEALDROP_PROXY_PROTOCOL" => a.proxy_protocol);
+        env_override!("SEALDROP_MAX_CONNECTIONS" => a.max_connections);
+        env_override!("SEALDROP_PER_CIRCUIT_CONNECTIONS" => a.per_circuit_connections);
+        env_override!("SEALDROP_PER_CIRCUIT_UPLOADS" => a.per_circuit_uploads);
+        env_override!("SEALDROP_PER_CIRCUIT_REQUESTS_PER_MINUTE" => a.per_circuit_requests_per_minute);
+        env_override!("SEALDROP_MIN_BODY_BYTES_PER_SEC" => a.min_body_bytes_per_sec);
+        env_override!("SEALDROP_BODY_PROGRESS_WINDOW_SECS" => a.body_progress_window_secs);
+        env_override!("SEALDROP_HEADER_TIMEOUT_SECS" => a.header_timeout_secs);
         Ok(())
     }
 
@@ -263,6 +324,31 @@ impl Config {
                 "limits.max_file_bytes",
                 "cannot be larger than limits.max_submission_bytes",
             );
+        }
+        let a = &self.abuse;
+        if a.max_connections < 16 {
+            return invalid("abuse.max_connections", "must be at least 16");
+        }
+        for (setting, value) in [
+            ("abuse.per_circuit_connections", a.per_circuit_connections),
+            ("abuse.per_circuit_uploads", a.per_circuit_uploads),
+            (
+                "abuse.per_circuit_requests_per_minute",
+                a.per_circuit_requests_per_minute,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(setting, "must be at least 1");
+            }
+        }
+        if !(5..=600).contains(&a.body_progress_window_secs) {
+            return invalid(
+                "abuse.body_progress_window_secs",
+                "must be from 5 to 600 seconds",
+            );
+        }
+        if !(2..=300).contains(&a.header_timeout_secs) {
+            return invalid("abuse.header_timeout_secs", "must be from 2 to 300 seconds");
         }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must name a directory");

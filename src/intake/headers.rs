@@ -22,6 +22,15 @@ const HEADERS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The security headers as header lines, each preceded by `\r\n` (for a response head that
+/// Sealdrop writes itself).
+pub fn header_lines() -> String {
+    HEADERS
+        .iter()
+        .map(|(name, value)| format!("\r\n{name}: {value}"))
+        .collect()
+}
+
 /// Add the security headers to a response (a `map_response` layer on the whole router).
 pub async fn add_security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();

@@ -1,10 +1,15 @@
 //! HTTP: routes, pages, limits, headers and the listener. Everything a source's browser touches.
 
+pub mod clients;
+pub mod connections;
 pub mod headers;
+pub mod hyper_errors;
 pub mod i18n;
 pub mod lang;
 pub mod multipart;
 pub mod pages;
+pub mod progress;
+pub mod proxy;
 pub mod refusal;
 pub mod server;
 pub mod submit;
@@ -12,8 +17,9 @@ pub mod upload;
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Extension, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -25,6 +31,7 @@ use lang::PageLang;
 use pages::{render, FormPage, PageCtx};
 use refusal::Refusal;
 use sealdrop_core::keys::Recipients;
+use server::ConnCtx;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -48,17 +55,38 @@ impl AppState {
     }
 }
 
-/// The intake's routes, with the security headers on every response.
+/// The intake's routes, with each circuit's request budget and the security headers on every
+/// response.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(form))
         .route("/submit", axum::routing::post(submit::submit).get(form))
         .route("/static/style.css", get(stylesheet))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            circuit_budget,
+        ))
         .with_state(state)
         .layer(axum::middleware::map_response(
             headers::add_security_headers,
         ))
+}
+
+/// Spend one request of the circuit's budget (see `clients`), or say the site is busy.
+async fn circuit_budget(
+    State(app): State<AppState>,
+    PageLang(lang): PageLang,
+    conn: Option<Extension<ConnCtx>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(Extension(ctx)) = conn {
+        if ctx.client.request().is_err() {
+            return Refusal::Busy.page(lang, &app.config.limits, app.config.demo);
+        }
+    }
+    next.run(request).await
 }
 
 async fn form(State(app): State<AppState>, PageLang(lang): PageLang) -> Response {

@@ -1,17 +1,22 @@
 //! `POST /submit`: receive a multipart form, seal each part as it streams in, commit, answer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use zeroize::Zeroizing;
 
+use super::clients::ClientConn;
 use super::lang::PageLang;
 use super::multipart::{self, FormError, FormReader, PartHead};
 use super::pages::{render, PageCtx, ReceivedPage};
+use super::progress::Progressing;
 use super::refusal::Refusal;
+use super::server::ConnCtx;
 use super::upload::{FinishedBlob, SealTarget, UploadError};
 use super::AppState;
 use crate::events::event;
@@ -28,11 +33,13 @@ const MAX_NAME_BYTES: usize = 4096;
 pub async fn submit(
     State(app): State<AppState>,
     PageLang(lang): PageLang,
+    conn: Option<Extension<ConnCtx>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let limits = &app.config.limits;
-    match receive(&app, &headers, body).await {
+    let client = conn.map(|Extension(ctx)| ctx.client);
+    match receive(&app, client.as_deref(), &headers, body).await {
         Ok(()) => render(
             StatusCode::OK,
             &ReceivedPage {
@@ -44,7 +51,12 @@ pub async fn submit(
 }
 
 /// Everything up to the durable commit; any early return leaves nothing stored.
-async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), Refusal> {
+async fn receive(
+    app: &AppState,
+    client: Option<&ClientConn>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), Refusal> {
     let limits = &app.config.limits;
     let boundary = headers
         .get(header::CONTENT_TYPE)
@@ -59,6 +71,11 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
         return Err(Refusal::TooLarge);
     }
 
+    // The circuit's own share first, so one circuit cannot take every global slot.
+    let _client_slot = client
+        .map(ClientConn::upload)
+        .transpose()
+        .map_err(|_| Refusal::Busy)?;
     let _slot = app
         .upload_slots
         .clone()
@@ -74,11 +91,16 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
             other => internal("checking free space", other),
         })?;
 
-    let mut form = FormReader::new(
+    // No slot is held by a client that is not sending (intake/progress.rs).
+    let abuse = &app.config.abuse;
+    let fell_behind = Arc::new(AtomicBool::new(false));
+    let body = Progressing::new(
         body.into_data_stream(),
-        &boundary,
-        limits.max_submission_bytes,
+        abuse.min_body_bytes_per_sec,
+        Duration::from_secs(abuse.body_progress_window_secs),
+        Arc::clone(&fell_behind),
     );
+    let mut form = FormReader::new(body, &boundary, limits.max_submission_bytes);
     let now = SystemTime::now();
     let date = arrival_date(now, app.config.arrival_granularity);
     let target = SealTarget {
@@ -99,7 +121,14 @@ async fn receive(app: &AppState, headers: &HeaderMap, body: Body) -> Result<(), 
         parts
     })
     .await
-    .map_err(|_| Refusal::Timeout)??;
+    .map_err(|_| Refusal::Timeout)?
+    .map_err(|refusal| {
+        if fell_behind.load(Ordering::SeqCst) {
+            Refusal::Timeout
+        } else {
+            refusal
+        }
+    })?;
 
     let id = new_id();
     let mut envelope = Envelope::new(id.clone(), date.to_string());
@@ -154,7 +183,7 @@ struct DeclaredFile {
 }
 
 /// The request body as a form.
-type Form = FormReader<axum::body::BodyDataStream>;
+type Form = FormReader<Progressing<axum::body::BodyDataStream>>;
 
 async fn read_form(
     app: &AppState,

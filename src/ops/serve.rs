@@ -7,7 +7,8 @@ use sealdrop_bundle::signing;
 
 use crate::config::{Config, Listen};
 use crate::events::event;
-use crate::intake::{self, server::Listener, AppState};
+use crate::intake::server::{Guard, Listener};
+use crate::intake::{self, AppState};
 use crate::ops::preflight::{preflight, PreflightError};
 use crate::store::lock::LockError;
 use crate::store::{Quota, Store, StoreError};
@@ -78,6 +79,8 @@ where
         },
     })?;
     signing::load_or_create(&config.data_dir).map_err(ServeError::SigningKey)?;
+    let mut config = config;
+    fit_connections_to_descriptors(&mut config);
     let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
         let shutdown = shutdown();
@@ -94,14 +97,45 @@ where
             recipients.len(),
             config.data_dir.display()
         ));
+        let guard = Guard::new(&config.abuse);
         let app = intake::router(AppState::new(config, recipients, store));
         listener
-            .serve(app, shutdown)
+            .serve(app, guard, shutdown)
             .await
             .map_err(ServeError::Serve)?;
         event("stopped");
         Ok(())
     })
+}
+
+/// Raise the soft descriptor limit to the hard one (1,024 by default, too few for the connection
+/// cap), and lower the connection cap if the descriptors still cannot cover it with room for the
+/// index, the uploads' files and the listener, so that a flood meets the cap, not EMFILE.
+fn fit_connections_to_descriptors(config: &mut Config) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let (Some(soft), Some(hard)) = (limit.current, limit.maximum) {
+        if soft < hard {
+            limit.current = Some(hard);
+            // May be refused (a sandbox); the unit file sets LimitNOFILE so that it need not be.
+            if setrlimit(Resource::Nofile, limit).is_err() {
+                limit.current = Some(soft);
+            }
+        }
+    }
+    let Some(available) = limit.current else {
+        return;
+    };
+    let reserve = 64 + 4 * u64::from(config.limits.max_concurrent_uploads);
+    let fits = available.saturating_sub(reserve);
+    let cap = &mut config.abuse.max_connections;
+    if u64::from(*cap) > fits {
+        event(format!(
+            "warning: only {available} file descriptors: the connection cap is lowered from {cap} \
+             to {fits}; raise LimitNOFILE in the unit"
+        ));
+        *cap = fits.max(16) as u32;
+    }
 }
 
 /// Resolves on SIGTERM (systemd's stop) or SIGINT (Ctrl-C). The handlers are installed when
