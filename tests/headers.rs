@@ -198,6 +198,44 @@ fn every_route_carries_the_strict_headers_and_clean_pages() {
 }
 
 #[test]
+fn hypers_own_answers_carry_the_strict_headers_too() {
+    let setup = Setup::new();
+    let server = setup.start();
+    let raw = |bytes: Vec<u8>| exchange(server.addr, bytes).expect("an answer");
+    let cases = [
+        (
+            "a malformed request line",
+            raw(b"GET\x01 / HTTP/1.1\r\n\r\n".to_vec()),
+            400,
+        ),
+        (
+            "a request head too large",
+            raw(format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(100 * 1024)
+            )
+            .into_bytes()),
+            431,
+        ),
+        (
+            "too many header lines",
+            raw(format!(
+                "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                "X-A: b\r\n".repeat(200)
+            )
+            .into_bytes()),
+            431,
+        ),
+    ];
+    for (what, response, status) in &cases {
+        assert_eq!(response.status, *status, "{what}");
+        assert_strict_headers(what, response);
+    }
+    // And the server still serves afterwards.
+    assert_eq!(server.get("/").status, 200);
+}
+
+#[test]
 fn the_attribute_scan_catches_what_it_must() {
     // The checks above are only as good as this scanner: prove it sees each kind of fault.
     let page = |body: &str| {

@@ -34,6 +34,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 const MAX_READ_BUFFER: usize = 64 * 1024;
 /// Header lines a request may have; a browser's form post sends about fifteen.
 const MAX_HEADERS: usize = 64;
+/// Bytes a request head may take; Tor Browser's form post sends well under 2 KiB.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// At most one "accept failed" line in this long, however often it fails.
 const ACCEPT_FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -298,6 +300,7 @@ async fn serve_http<S>(
         .header_read_timeout(guard.header_timeout())
         .max_buf_size(MAX_READ_BUFFER)
         .max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEAD_BYTES)
         .auto_date_header(false)
         .serve_connection(TokioIo::new(SecureErrors::new(stream)), service);
     let conn = watcher.watch(conn);
