@@ -11,7 +11,8 @@
 //!   most 1.5 times that), and `cp` of the same file followed by `sync` (target at least 0.8 of
 //!   its speed when the disk runs at its sustained speed; a disk that absorbs 1 GiB faster than
 //!   the cipher can encrypt it makes that ratio the cipher's, not the intake's);
-//! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads.
+//! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads, and during 32
+//!   concurrent 64 MiB uploads (every upload slot of the default configuration);
 //!
 //! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 5) and medians are
 //! reported, since this machine's disk speed drifts from minute to minute.
@@ -277,7 +278,9 @@ fn main() {
         large_upload_report(&dir, mib, rounds);
     }
     if run("memory") {
-        memory_report(&dir, mib);
+        memory_report(&dir, 4, mib);
+        // As many uploads as the default allows at once (max_concurrent_uploads = 32).
+        memory_report(&dir, 32, 64);
     }
     // Large files go now (few inodes); the small tips' thousands stay until the next run's
     // start, which waits after deleting them.
@@ -417,14 +420,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Peak memory during 4 concurrent large uploads.
-fn memory_report(dir: &Path, mib: u64) {
-    let file = dir.join("upload.bin");
+/// Peak memory during `count` concurrent uploads of `mib` MiB each.
+fn memory_report(dir: &Path, count: usize, mib: u64) {
+    let file = dir.join(format!("upload-{mib}.bin"));
     make_file(&file, mib);
-    let server = Server::start(dir, "memory", &[]);
+    let server = Server::start(dir, &format!("memory-{count}"), &[]);
     let idle = server.peak_rss_kib();
     let t = Instant::now();
-    let uploads: Vec<_> = (0..4)
+    let uploads: Vec<_> = (0..count)
         .map(|_| {
             let (port, file) = (server.port, file.clone());
             std::thread::spawn(move || upload(port, &file))
@@ -434,7 +437,7 @@ fn memory_report(dir: &Path, mib: u64) {
         assert_eq!(u.join().unwrap(), 200, "a concurrent upload was refused");
     }
     println!(
-        "memory, 4 concurrent {mib} MiB uploads ({:.1} s): server peak RSS {:.1} MiB \
+        "memory, {count} concurrent {mib} MiB uploads ({:.1} s): server peak RSS {:.1} MiB \
          (at start {:.1} MiB; target at most 64 MiB)",
         t.elapsed().as_secs_f64(),
         server.peak_rss_kib() as f64 / 1024.0,
@@ -443,6 +446,7 @@ fn memory_report(dir: &Path, mib: u64) {
     let data = server.data_dir.clone();
     drop(server);
     let _ = std::fs::remove_dir_all(data);
+    let _ = std::fs::remove_file(file);
 }
 
 fn num_cpus() -> usize {

@@ -405,6 +405,23 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_reads_and_its_plain_values_are_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = include_str!("../deploy/sealdrop.toml");
+        let mut config = Config::default();
+        config.apply_file(&write(dir.path(), shipped)).unwrap();
+        config.validate().unwrap();
+        // What the file marks as an example differs; everything else says the default.
+        assert!(config.abuse.proxy_protocol, "shipped with Tor's circuit ids on");
+        let expected = Abuse {
+            proxy_protocol: true,
+            ..Abuse::default()
+        };
+        assert_eq!(config.abuse, expected);
+        assert_eq!(config.limits, Limits::default());
+    }
+
+    #[test]
     fn validation_names_the_setting() {
         let mut config = Config::default();
         config.limits.max_file_bytes = config.limits.max_submission_bytes + 1;
