@@ -62,6 +62,9 @@ pub struct Limits {
     pub min_free_disk_mb: u64,
     /// Most ciphertext, in MiB, kept in the data directory; 0 means no quota beyond free space.
     pub storage_quota_mb: u64,
+    // --- Disk accounting (field readiness: inodes). New settings of this part go here. ---
+    /// Free inodes that must remain on the data disk; below it the intake says "full".
+    pub min_free_inodes: u64,
 }
 
 impl Default for Limits {
@@ -75,6 +78,7 @@ impl Default for Limits {
             body_timeout_secs: 4 * 3600,
             min_free_disk_mb: 2048,
             storage_quota_mb: 0,
+            min_free_inodes: 10_000,
         }
     }
 }
@@ -228,6 +232,8 @@ impl Config {
         env_override!("SEALDROP_BODY_TIMEOUT_SECS" => l.body_timeout_secs);
         env_override!("SEALDROP_MIN_FREE_DISK_MB" => l.min_free_disk_mb);
         env_override!("SEALDROP_STORAGE_QUOTA_MB" => l.storage_quota_mb);
+        // Disk accounting (field readiness: inodes).
+        env_override!("SEALDROP_MIN_FREE_INODES" => l.min_free_inodes);
         Ok(())
     }
 
