@@ -166,6 +166,8 @@ impl IncomingBlob {
 
     pub(super) fn mark_committed(&mut self) {
         self.committed = true;
+        // Counted in `usage` now: its share of the submission's room is no longer needed.
+        self.room = None;
     }
 }
 

@@ -117,6 +117,9 @@ fn run(
                 crate::events::chain(&**e)
             ));
         }
+        // Before anyone is told: a failed batch's files are deleted, and a committed one's room
+        // is handed back, so the source's next request finds it free.
+        drop(submissions);
         for (i, reply) in replies.into_iter().enumerate() {
             let _ = reply.send(match &result {
                 Ok(envelope_ids) => Ok(envelope_ids[i].clone()),
@@ -128,7 +131,6 @@ fn run(
                 },
             });
         }
-        // On failure the blobs drop here and delete their files under incoming/.
         checkpoint(&conn);
         untidy = true;
     }
