@@ -62,6 +62,8 @@ pub struct Limits {
     pub min_free_disk_mb: u64,
     /// Most ciphertext, in MiB, kept in the data directory; 0 means no quota beyond free space.
     pub storage_quota_mb: u64,
+    /// Free inodes that must remain on the data disk; below it the intake says "full".
+    pub min_free_inodes: u64,
 }
 
 impl Default for Limits {
@@ -75,6 +77,7 @@ impl Default for Limits {
             body_timeout_secs: 4 * 3600,
             min_free_disk_mb: 2048,
             storage_quota_mb: 0,
+            min_free_inodes: 10_000,
         }
     }
 }
@@ -280,6 +283,7 @@ impl Config {
         env_override!("SEALDROP_BODY_TIMEOUT_SECS" => l.body_timeout_secs);
         env_override!("SEALDROP_MIN_FREE_DISK_MB" => l.min_free_disk_mb);
         env_override!("SEALDROP_STORAGE_QUOTA_MB" => l.storage_quota_mb);
+        env_override!("SEALDROP_MIN_FREE_INODES" => l.min_free_inodes);
         let a = &mut self.abuse;
         env_override!("SEALDROP_PROXY_PROTOCOL" => a.proxy_protocol);
         env_override!("SEALDROP_MAX_CONNECTIONS" => a.max_connections);
@@ -412,7 +416,10 @@ mod tests {
         config.apply_file(&write(dir.path(), shipped)).unwrap();
         config.validate().unwrap();
         // What the file marks as an example differs; everything else says the default.
-        assert!(config.abuse.proxy_protocol, "shipped with Tor's circuit ids on");
+        assert!(
+            config.abuse.proxy_protocol,
+            "shipped with Tor's circuit ids on"
+        );
         let expected = Abuse {
             proxy_protocol: true,
             ..Abuse::default()

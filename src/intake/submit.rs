@@ -81,15 +81,12 @@ async fn receive(
         .clone()
         .try_acquire_owned()
         .map_err(|_| Refusal::Busy)?;
-    // Ciphertext is the plaintext plus at most 12.5% Padmé padding and small age overheads.
-    let expected = declared_len.unwrap_or(limits.max_submission_bytes);
-    let _room = app
-        .store
-        .reserve(expected + expected / 8 + (1 << 20))
-        .map_err(|e| match e {
-            StoreError::Full(_) => Refusal::Full,
-            other => internal("checking free space", other),
-        })?;
+    // Never from the declared length: the answer is the same for every request (no free-space
+    // oracle), and the room then grows only as ciphertext is really written.
+    let room = app.store.room().map_err(|e| match e {
+        StoreError::Full(_) => Refusal::Full,
+        other => internal("checking free space", other),
+    })?;
 
     // No slot is held by a client that is not sending (intake/progress.rs).
     let abuse = &app.config.abuse;
@@ -107,6 +104,7 @@ async fn receive(
         dirs: app.store.dirs().clone(),
         recipients: app.recipients.clone(),
         arrived: date.start(),
+        room: room.clone(),
     };
 
     let deadline = Duration::from_secs(limits.body_timeout_secs);
@@ -317,6 +315,9 @@ fn form_refusal(e: FormError) -> Refusal {
 }
 
 fn upload_refusal(doing: &str, e: UploadError) -> Refusal {
+    if e.is_out_of_room() {
+        return Refusal::Full;
+    }
     if e.is_disk_full() {
         event("warning: the disk filled up during an upload; it was refused");
         return Refusal::Full;

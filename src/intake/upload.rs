@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::seal::{SealError, Sealer};
 use crate::store::blobs::BlobWriter;
-use crate::store::{BlobDirs, NewBlob};
+use crate::store::{BlobDirs, NewBlob, NoRoom, Room};
 use sealdrop_core::keys::Recipients;
 
 /// Chunks in flight per upload (each at most one read from the socket, typically 8-64 KiB).
@@ -38,6 +38,17 @@ impl UploadError {
         };
         io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
     }
+
+    /// Was the upload stopped because its room could not grow (an ordinary "full", not a
+    /// disk that filled up behind the accounting's back)?
+    pub fn is_out_of_room(&self) -> bool {
+        match self {
+            UploadError::Io(e) | UploadError::Seal(SealError::Io(e)) => {
+                e.get_ref().is_some_and(|inner| inner.is::<NoRoom>())
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A sealed blob, fsync'd under `incoming/`, and the true length of its plaintext.
@@ -53,6 +64,8 @@ pub struct SealTarget {
     pub recipients: Arc<Recipients>,
     /// The coarse arrival date, stamped on the files as their times.
     pub arrived: SystemTime,
+    /// The submission's room: each attachment's file and bytes are charged to it as written.
+    pub room: Room,
 }
 
 impl SealTarget {
@@ -61,7 +74,7 @@ impl SealTarget {
         &self,
         feed: impl FnOnce(&mut Sealer<BlobWriter<'_>>) -> Result<(), UploadError>,
     ) -> Result<FinishedBlob, UploadError> {
-        let mut blob = self.dirs.start_blob()?;
+        let mut blob = self.dirs.start_blob_in(&self.room)?;
         let true_len = {
             let mut sealer = Sealer::new(&self.recipients, blob.writer())?;
             feed(&mut sealer)?;

@@ -49,6 +49,7 @@ pub fn quota(config: &Config) -> Quota {
     Quota {
         min_free_bytes: l.min_free_disk_mb << 20,
         max_stored_bytes: (l.storage_quota_mb > 0).then_some(l.storage_quota_mb << 20),
+        min_free_inodes: l.min_free_inodes,
     }
 }
 

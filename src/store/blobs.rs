@@ -5,11 +5,13 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::space::{Room, FILE_CHARGE};
 pub use super::writer::BlobWriter;
+use super::StoreError;
 pub use sealdrop_core::durable::{create_private_dir, sync_dir};
 use sealdrop_core::is_id;
 
@@ -47,6 +49,18 @@ impl BlobDirs {
 
     /// Start a new blob under `incoming/`. It is deleted when dropped unless committed.
     pub fn start_blob(&self) -> io::Result<IncomingBlob> {
+        self.start(None)
+    }
+
+    /// Start a new blob whose file and every byte written to it are charged to `room` first: a
+    /// charge that does not fit fails with [`io::ErrorKind::StorageFull`], before anything of
+    /// it is stored.
+    pub fn start_blob_in(&self, room: &Room) -> io::Result<IncomingBlob> {
+        room.add_file().map_err(room_error)?;
+        self.start(Some(room.clone()))
+    }
+
+    fn start(&self, room: Option<Room>) -> io::Result<IncomingBlob> {
         let id = sealdrop_core::new_id();
         let path = self.incoming_path(&id);
         let file = OpenOptions::new()
@@ -60,6 +74,7 @@ impl BlobDirs {
             file: Some(file),
             write_failure: None,
             committed: false,
+            room,
         })
     }
 
@@ -103,6 +118,9 @@ pub struct IncomingBlob {
     /// Left by a [`BlobWriter`] that failed after the sealer stopped watching.
     write_failure: Option<io::Error>,
     committed: bool,
+    /// Where its bytes are charged while it is written (none for envelopes, which the
+    /// submission's base reservation covers).
+    room: Option<Room>,
 }
 
 impl IncomingBlob {
@@ -114,7 +132,14 @@ impl IncomingBlob {
     /// its start.
     pub fn writer(&mut self) -> BlobWriter<'_> {
         let file = self.file.as_ref().expect("blob file is open until sealed");
-        BlobWriter::new(file, &mut self.write_failure)
+        BlobWriter::new(file, &mut self.write_failure, self.room.as_ref())
+    }
+
+    /// What the storage quota counts for this blob once it is durable: the blocks it really
+    /// takes (at least its size) plus [`FILE_CHARGE`] for its inode and directory entry.
+    pub(super) fn charge(&self, size: u64) -> io::Result<u64> {
+        let allocated = fs::metadata(&self.path)?.blocks() * 512;
+        Ok(allocated.max(size) + FILE_CHARGE)
     }
 
     /// Stamp the file with the coarse arrival date and close it; returns the ciphertext size.
@@ -141,6 +166,8 @@ impl IncomingBlob {
 
     pub(super) fn mark_committed(&mut self) {
         self.committed = true;
+        // Counted in `usage` now: its share of the submission's room is no longer needed.
+        self.room = None;
     }
 }
 
@@ -172,6 +199,14 @@ pub fn sync_contents(dirs: &BlobDirs, blobs: &[&IncomingBlob]) -> io::Result<()>
         File::open(&blob.path)?.sync_all()?;
     }
     Ok(())
+}
+
+/// A refused reservation as the I/O error the upload path reports as "full".
+pub(super) fn room_error(e: StoreError) -> io::Error {
+    match e {
+        StoreError::Full(no_room) => no_room.into(),
+        e => io::Error::other(e),
+    }
 }
 
 fn remove_any(path: &Path) -> io::Result<()> {

@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "0003_usage.sql",
         include_str!("../../migrations/0003_usage.sql"),
     ),
+    (
+        4,
+        "0004_charged.sql",
+        include_str!("../../migrations/0004_charged.sql"),
+    ),
 ];
 
 /// Check that the index is at exactly this release's schema, changing nothing (operator

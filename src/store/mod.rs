@@ -11,14 +11,15 @@ pub mod lock;
 mod writer;
 pub use commit::DEFAULT_MAX_BATCH;
 pub mod migrations;
+pub mod space;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rusqlite::Connection;
 
 pub use blobs::{BlobDirs, IncomingBlob};
+pub use space::{NoRoom, Quota, Room};
 
 use crate::events::event;
 use sealdrop_core::day::Date;
@@ -40,19 +41,10 @@ pub enum StoreError {
     CommitFailed(#[source] Arc<StoreError>),
     #[error("{0}")]
     NoIndex(String),
-    #[error("the storage is full: {0}")]
-    Full(&'static str),
+    #[error("the storage is full")]
+    Full(#[source] NoRoom),
     #[error("the committer has stopped (the server is shutting down)")]
     Stopped,
-}
-
-/// What keeps the disk from filling.
-#[derive(Debug, Clone, Copy)]
-pub struct Quota {
-    /// Bytes that must stay free on the data disk.
-    pub min_free_bytes: u64,
-    /// Most ciphertext bytes kept; `None` for no quota beyond free space.
-    pub max_stored_bytes: Option<u64>,
 }
 
 /// A sealed attachment, written under `incoming/`, waiting to be committed.
@@ -84,24 +76,25 @@ struct Inner {
     data_dir: PathBuf,
     dirs: BlobDirs,
     committer: commit::Committer,
-    quota: Quota,
-    /// A read connection for the quota check: `usage` is kept by triggers, so it is current
-    /// whichever process wrote last (a purge frees room at once).
-    reader: std::sync::Mutex<Connection>,
-    reserved_bytes: Arc<AtomicU64>,
+    space: Arc<space::Space>,
     /// Held while the store lives (see [`lock`]).
     _serve_lock: lock::DataDirLock,
 }
 
+/// How long a connection waits for another's transaction.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Open the index with the settings every Sealdrop connection uses.
 pub fn open_db(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // temp_store: VACUUM builds its copy in memory, not in a temp file on disk.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA secure_delete = ON;",
+         PRAGMA secure_delete = ON;
+         PRAGMA temp_store = MEMORY;",
     )?;
     Ok(conn)
 }
@@ -182,16 +175,15 @@ impl Store {
         migrations::apply(&mut conn)?;
         Self::clean_up(&conn, &dirs)?;
         drop(start_up);
-        let reader = std::sync::Mutex::new(open_db(&data_dir.join(DB_FILE))?);
+        let reader = open_db(&data_dir.join(DB_FILE))?;
+        let space = Arc::new(space::Space::new(data_dir.to_owned(), quota, reader)?);
         let committer = commit::Committer::start(conn, dirs.clone(), max_batch)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 data_dir: data_dir.to_owned(),
                 dirs,
                 committer,
-                quota,
-                reader,
-                reserved_bytes: Arc::new(AtomicU64::new(0)),
+                space,
                 _serve_lock: serve_lock,
             }),
         })
@@ -243,48 +235,20 @@ impl Store {
         self.inner.committer.commit(submission).await
     }
 
-    /// Set aside room for an upload of up to `bytes` of ciphertext, or say the storage is full.
-    pub fn reserve(&self, bytes: u64) -> Result<Reservation, StoreError> {
-        let q = self.inner.quota;
-        let reserved = &self.inner.reserved_bytes;
-        let before = reserved.fetch_add(bytes, Ordering::SeqCst);
-        let reservation = Reservation {
-            bytes,
-            reserved: Arc::clone(reserved),
-        };
-        let pending = before + bytes;
-        if let Some(max) = q.max_stored_bytes {
-            if self.stored_bytes()? + pending > max {
-                return Err(StoreError::Full("the storage quota is reached"));
-            }
-        }
-        let free = free_bytes(&self.inner.data_dir)?;
-        if free < q.min_free_bytes.saturating_add(pending) {
-            return Err(StoreError::Full("the disk is nearly full"));
-        }
-        Ok(reservation)
+    /// Room for a new submission, or [`StoreError::Full`]. Decided from coarse figures only,
+    /// the same for every request (see [`space`]); the room then grows as ciphertext is written.
+    pub fn room(&self) -> Result<Room, StoreError> {
+        Room::open(&self.inner.space)
     }
 
-    /// Ciphertext bytes held, as the index says now.
+    /// How coarsely free space and quota headroom are rounded before any decision.
+    pub fn granularity(&self) -> u64 {
+        self.inner.space.granularity()
+    }
+
+    /// Bytes the blobs take (allocated blocks plus a charge per file), as the index says now.
     pub fn stored_bytes(&self) -> Result<u64, StoreError> {
-        let reader = self.inner.reader.lock().unwrap_or_else(|e| e.into_inner());
-        let bytes: i64 = reader
-            .prepare_cached("SELECT bytes FROM usage WHERE id = 1")?
-            .query_row([], |r| r.get(0))?;
-        Ok(bytes.max(0) as u64)
-    }
-}
-
-/// Room set aside for one upload; given back when dropped.
-#[derive(Debug)]
-pub struct Reservation {
-    bytes: u64,
-    reserved: Arc<AtomicU64>,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.reserved.fetch_sub(self.bytes, Ordering::SeqCst);
+        self.inner.space.stored_bytes()
     }
 }
 

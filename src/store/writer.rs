@@ -33,6 +33,8 @@ const ALIGN: usize = 4096;
 /// disk thread; a failure then is kept for [`super::IncomingBlob::finish`] to report.
 pub struct BlobWriter<'a> {
     file: &'a File,
+    /// Charged before each write, so an upload never holds more than it has reserved.
+    room: Option<&'a super::Room>,
     failure: &'a mut Option<io::Error>,
     written: u64,
     pipeline: Option<Pipeline>,
@@ -43,9 +45,14 @@ pub struct BlobWriter<'a> {
 }
 
 impl<'a> BlobWriter<'a> {
-    pub(super) fn new(file: &'a File, failure: &'a mut Option<io::Error>) -> Self {
+    pub(super) fn new(
+        file: &'a File,
+        failure: &'a mut Option<io::Error>,
+        room: Option<&'a super::Room>,
+    ) -> Self {
         BlobWriter {
             file,
+            room,
             failure,
             written: 0,
             pipeline: None,
@@ -85,6 +92,17 @@ impl Write for BlobWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.broken {
             return Err(io::Error::other("an earlier write to this blob failed"));
+        }
+        if let Some(room) = self.room {
+            if let Err(e) = room.add_bytes(data.len() as u64) {
+                // Nothing more is written: wait for the disk thread, so no write lands after
+                // the abandoned file is deleted.
+                self.broken = true;
+                if let Some(mut pipeline) = self.pipeline.take() {
+                    let _ = pipeline.stop();
+                }
+                return Err(super::blobs::room_error(e));
+            }
         }
         if let Err(e) = self.write_through(data) {
             self.broken = true;
@@ -377,7 +395,7 @@ mod tests {
         let file = File::create(&path).unwrap();
         let mut failure = None;
         {
-            let mut writer = BlobWriter::new(&file, &mut failure);
+            let mut writer = BlobWriter::new(&file, &mut failure, None);
             writer.try_direct = try_direct;
             for chunk in data.chunks(piece) {
                 writer.write_all(chunk).unwrap();
@@ -470,7 +488,7 @@ mod tests {
 
         let file = full();
         let mut failure = None;
-        let error = BlobWriter::new(&file, &mut failure)
+        let error = BlobWriter::new(&file, &mut failure, None)
             .write_all(b"ciphertext")
             .unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
@@ -491,7 +509,7 @@ mod tests {
         let fifo = File::options().write(true).open(&path).unwrap();
         let mut failure = None;
         {
-            let mut writer = BlobWriter::new(&fifo, &mut failure);
+            let mut writer = BlobWriter::new(&fifo, &mut failure, None);
             writer
                 .write_all(&pattern(SMALL_BLOB as usize + 1000))
                 .unwrap();
@@ -510,7 +528,7 @@ mod tests {
         let read_only = File::open(&path).unwrap();
         let mut failure = None;
         {
-            let mut writer = BlobWriter::new(&read_only, &mut failure);
+            let mut writer = BlobWriter::new(&read_only, &mut failure, None);
             assert!(writer.write_all(b"ciphertext").is_err());
         }
         assert!(failure.is_some());

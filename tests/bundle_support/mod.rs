@@ -81,6 +81,7 @@ pub fn add_submissions(data_dir: &Path, staff: &Staff, specs: &[Spec]) -> Vec<Ma
         Quota {
             min_free_bytes: 0,
             max_stored_bytes: None,
+            min_free_inodes: 0,
         },
     )
     .unwrap();
