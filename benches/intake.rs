@@ -14,6 +14,11 @@
 //! - memory: the server's peak RSS (VmHWM) during 4 concurrent 1 GiB uploads, and during 32
 //!   concurrent 64 MiB uploads (every upload slot of the default configuration);
 //!
+//! - flood: small tips per second from 8 clients while 32 slow uploads (a few bytes a second,
+//!   below the progress rule's minimum) and 2,000 idle or slow-header connections attack,
+//!   against the same server unattacked (target: at least half); and the server's peak RSS
+//!   under the 2,000 hostile connections.
+//!
 //! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 5) and medians are
 //! reported, since this machine's disk speed drifts from minute to minute.
 //!
@@ -277,6 +282,9 @@ fn main() {
     if run("large") {
         large_upload_report(&dir, mib, rounds);
     }
+    if run("flood") {
+        flood_report(&dir, secs, rounds);
+    }
     if run("memory") {
         memory_report(&dir, 4, mib);
         // As many uploads as the default allows at once (max_concurrent_uploads = 32).
@@ -324,6 +332,134 @@ fn small_tips_report(dir: &Path, secs: u64, rounds: usize) {
         range(&naive),
         cpu(&naive),
         rate(&grouped) / rate(&naive)
+    );
+}
+
+/// Tips per second that `clients` real clients get through for `secs` seconds, reconnecting when
+/// the server closes an idle connection for room and retrying when it says "busy".
+fn tips_under_attack(port: u16, clients: usize, secs: u64) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let (done, stop) = (done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = c as u64 * 1_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+                        continue;
+                    };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    while !stop.load(Ordering::Relaxed) {
+                        if writer.write_all(&small_tip_request(n)).is_err() {
+                            break;
+                        }
+                        let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            read_response(&mut reader)
+                        }));
+                        match status {
+                            Ok(200) => {
+                                done.fetch_add(1, Ordering::Relaxed);
+                                n += 1;
+                            }
+                            Ok(_) => std::thread::sleep(Duration::from_millis(20)),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The attackers: 32 uploads that trickle, and 2,000 connections that stay silent or send a
+/// request head that never ends. Each thread stops by itself at `until`.
+fn attack(port: u16, until: Instant) -> Vec<std::thread::JoinHandle<()>> {
+    let mut threads = Vec::new();
+    for _ in 0..32 {
+        threads.push(std::thread::spawn(move || {
+            while Instant::now() < until {
+                let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return;
+                };
+                let head = format!(
+                    "POST /submit HTTP/1.1\r\nHost: b\r\nContent-Type: multipart/form-data; \
+                     boundary={BOUNDARY}\r\nContent-Length: 100000000\r\n\r\n--{BOUNDARY}\r\n\
+                     Content-Disposition: form-data; name=\"message\"\r\n\r\nslow\r\n--{BOUNDARY}\r\n\
+                     Content-Disposition: form-data; name=\"files\"; filename=\"x\"\r\n\r\n"
+                );
+                if s.write_all(head.as_bytes()).is_err() {
+                    continue;
+                }
+                // A few bytes a second until cut off, then again (a persistent attacker).
+                while Instant::now() < until && s.write_all(b"xxxxxxxx").is_ok() {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }));
+    }
+    threads.push(std::thread::spawn(move || {
+        let mut idle = Vec::new();
+        for i in 0..2000 {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                if i % 2 == 1 {
+                    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: b\r\nX-Slow: ");
+                }
+                idle.push(s);
+            }
+        }
+        while Instant::now() < until {
+            // Closed ones come back: the flood keeps its size.
+            for s in idle.iter_mut() {
+                if s.write_all(b"a").is_err() {
+                    if let Ok(new) = TcpStream::connect(("127.0.0.1", port)) {
+                        *s = new;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }));
+    threads
+}
+
+fn flood_report(dir: &Path, secs: u64, rounds: usize) {
+    let (mut calm, mut attacked, mut peak) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // The default configuration (32 upload slots), as an operator runs it.
+        let env = [("SEALDROP_MAX_CONCURRENT_UPLOADS", "32")];
+        let server = Server::start(dir, &format!("flood-calm-{round}"), &env);
+        calm.push(tips_under_attack(server.port, 8, secs));
+        drop(server);
+
+        let server = Server::start(dir, &format!("flood-attacked-{round}"), &env);
+        let until = Instant::now() + Duration::from_secs(secs + 8);
+        let attackers = attack(server.port, until);
+        // Let the flood build up first.
+        std::thread::sleep(Duration::from_secs(4));
+        attacked.push(tips_under_attack(server.port, 8, secs));
+        peak.push(server.peak_rss_kib() as f64 / 1024.0);
+        for t in attackers {
+            let _ = t.join();
+        }
+    }
+    let (c, a) = (median(calm.clone()), median(attacked.clone()));
+    println!(
+        "flood, median of {rounds} rounds: {a:.0} tips/s from 8 clients while 32 slow uploads \
+         and 2,000 idle or slow-header connections attack; {c:.0}/s unattacked (baseline); \
+         ratio {:.2} (target at least 0.5); server peak RSS under the flood {:.1} MiB (target at \
+         most 64 MiB)",
+        a / c,
+        median(peak)
     );
 }
 

@@ -161,6 +161,12 @@ fn one_circuit_cannot_take_what_belongs_to_all() {
 
     // Without a PROXY header the stream did not come from Tor: closed without an answer.
     assert!(exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()).is_none());
+    // The operator is told (once a minute at most) what that usually means.
+    wait_for(
+        "the warning about a missing PROXY header",
+        Duration::from_secs(5),
+        || String::from_utf8_lossy(&server.output().1).contains("HiddenServiceExportCircuitID"),
+    );
 
     // Uploads: two slots for the circuit, then "busy" at once.
     let held: Vec<Conn> = (0..2)
@@ -285,4 +291,48 @@ fn two_thousand_idle_and_slow_header_connections_do_not_close_the_drop() {
         "only {closed} of 2,000 hostile connections were closed"
     );
     drop(hostile);
+}
+
+#[test]
+fn a_real_tip_takes_the_slot_of_an_upload_that_is_not_keeping_up() {
+    // A window so long that the progress rule alone would free nothing during this test.
+    let setup = Setup::new()
+        .with("SEALDROP_MAX_CONCURRENT_UPLOADS", "4")
+        .with("SEALDROP_BODY_PROGRESS_WINDOW_SECS", "300");
+    let server = setup.start();
+    let addr = server.addr;
+    let stalled: Vec<Conn> = (0..4).map(|_| start_stalled_upload(addr, None)).collect();
+    wait_for("4 uploads in progress", Duration::from_secs(10), || {
+        files_under(&setup.incoming_dir()).len() >= 4
+    });
+    let refused = post_tip(addr, None, "within their grace").expect("an answer");
+    assert_eq!(
+        refused.status, 503,
+        "fresh uploads keep their slots for a few seconds"
+    );
+
+    // Past the grace period, each newcomer takes the slot of an upload that is behind.
+    thread::sleep(Duration::from_secs(6));
+    let started = Instant::now();
+    for i in 0..3 {
+        let r = post_tip(addr, None, &format!("real tip {i}")).expect("an answer");
+        assert_eq!(r.status, 200, "tip {i}: {}", r.text());
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The first tip took a stalled upload's slot; the next ones found it free again once the
+    // tip before them was received. So exactly one stalled upload was cut, told it was too slow.
+    let mut cut = 0;
+    for conn in &stalled {
+        conn.stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        if (&conn.stream).read_exact(&mut head).is_ok() {
+            assert_eq!(&head, b"HTTP/1.1 408");
+            cut += 1;
+        }
+    }
+    assert_eq!(cut, 1);
+    assert_eq!(setup.submissions().len(), 3);
+    drop(stalled);
 }

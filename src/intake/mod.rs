@@ -12,6 +12,7 @@ pub mod progress;
 pub mod proxy;
 pub mod refusal;
 pub mod server;
+pub mod slots;
 pub mod submit;
 pub mod upload;
 
@@ -23,7 +24,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -32,6 +32,7 @@ use pages::{render, FormPage, PageCtx};
 use refusal::Refusal;
 use sealdrop_core::keys::Recipients;
 use server::ConnCtx;
+use slots::UploadSlots;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -39,18 +40,21 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub recipients: Arc<Recipients>,
     pub store: Store,
-    /// One permit per upload being received.
-    pub upload_slots: Arc<Semaphore>,
+    /// One slot per upload being received (see `slots`).
+    pub upload_slots: Arc<UploadSlots>,
 }
 
 impl AppState {
     pub fn new(config: Config, recipients: Recipients, store: Store) -> Self {
-        let slots = config.limits.max_concurrent_uploads as usize;
+        let upload_slots = UploadSlots::new(
+            config.limits.max_concurrent_uploads,
+            config.abuse.min_body_bytes_per_sec,
+        );
         AppState {
             config: Arc::new(config),
             recipients: Arc::new(recipients),
             store,
-            upload_slots: Arc::new(Semaphore::new(slots)),
+            upload_slots,
         }
     }
 }

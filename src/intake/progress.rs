@@ -82,10 +82,18 @@ pub struct Progressing<S> {
     progress: Progress,
     timer: Pin<Box<Sleep>>,
     cut: Arc<AtomicBool>,
+    /// Told of every piece's size (the upload slot's view of the body).
+    on_bytes: Box<dyn FnMut(u64) + Send>,
 }
 
 impl<S> Progressing<S> {
-    pub fn new(inner: S, min_bytes_per_sec: u64, window: Duration, cut: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        inner: S,
+        min_bytes_per_sec: u64,
+        window: Duration,
+        cut: Arc<AtomicBool>,
+        on_bytes: Box<dyn FnMut(u64) + Send>,
+    ) -> Self {
         let now = Instant::now();
         let progress = Progress::new(now, min_bytes_per_sec, window);
         let timer = Box::pin(tokio::time::sleep_until(progress.deadline(now)));
@@ -94,6 +102,7 @@ impl<S> Progressing<S> {
             progress,
             timer,
             cut,
+            on_bytes,
         }
     }
 }
@@ -110,6 +119,7 @@ where
             if let Some(Ok(bytes)) = &item {
                 let now = Instant::now();
                 this.progress.record(now, bytes.len() as u64);
+                (this.on_bytes)(bytes.len() as u64);
                 this.timer.as_mut().reset(this.progress.deadline(now));
             }
             return Poll::Ready(item);
@@ -189,7 +199,13 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, axum::Error>>(4);
         let inner = tokio_stream_from(rx);
         let cut = Arc::new(AtomicBool::new(false));
-        let mut body = Progressing::new(inner, 1000, Duration::from_secs(10), cut.clone());
+        let mut body = Progressing::new(
+            inner,
+            1000,
+            Duration::from_secs(10),
+            cut.clone(),
+            Box::new(|_| {}),
+        );
         tx.send(Ok(Bytes::from(vec![0; 20_000]))).await.unwrap();
         let first = poll_fn(|cx| Pin::new(&mut body).poll_next(cx)).await;
         assert!(matches!(first, Some(Ok(_))));

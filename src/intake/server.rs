@@ -45,6 +45,8 @@ pub struct Guard {
     abuse: Abuse,
     connections: Arc<Connections>,
     clients: Arc<Clients>,
+    /// When a connection last came without a usable PROXY header, for a rate-limited warning.
+    no_proxy_header_said: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 impl Guard {
@@ -53,6 +55,25 @@ impl Guard {
             abuse: abuse.clone(),
             connections: Connections::new(abuse.max_connections),
             clients: Clients::new(abuse),
+            no_proxy_header_said: Arc::default(),
+        }
+    }
+
+    /// Say, at most once a minute, that connections come without the PROXY header: the sign of
+    /// a tor configuration without `HiddenServiceExportCircuitID haproxy`, where otherwise the
+    /// onion would just answer nothing. Nothing about the connection itself is said.
+    fn warn_no_proxy_header(&self) {
+        let mut said = self
+            .no_proxy_header_said
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if said.is_none_or(|at| at.elapsed() >= ACCEPT_FAILURE_LOG_EVERY) {
+            *said = Some(Instant::now());
+            event(
+                "warning: a connection came without a valid PROXY header and was closed; with \
+                 proxy_protocol on, the onion service needs `HiddenServiceExportCircuitID \
+                 haproxy` (deploy/torrc)",
+            );
         }
     }
 
@@ -319,9 +340,15 @@ where
     S: AsyncRead + Unpin,
 {
     let key = if guard.abuse.proxy_protocol {
-        proxy::read_header(stream, guard.header_timeout())
-            .await
-            .map_err(|_| None)?
+        match proxy::read_header(stream, guard.header_timeout()).await {
+            Ok(key) => key,
+            // A stream that never sent anything is no sign of a misconfiguration.
+            Err(proxy::ProxyError::Timeout | proxy::ProxyError::Closed) => return Err(None),
+            Err(_) => {
+                guard.warn_no_proxy_header();
+                return Err(None);
+            }
+        }
     } else {
         ClientKey::Unnamed
     };

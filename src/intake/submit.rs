@@ -76,11 +76,7 @@ async fn receive(
         .map(ClientConn::upload)
         .transpose()
         .map_err(|_| Refusal::Busy)?;
-    let _slot = app
-        .upload_slots
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| Refusal::Busy)?;
+    let slot = app.upload_slots.acquire().ok_or(Refusal::Busy)?;
     // Never from the declared length: the answer is the same for every request (no free-space
     // oracle), and the room then grows only as ciphertext is really written.
     let room = app.store.room().map_err(|e| match e {
@@ -91,11 +87,13 @@ async fn receive(
     // No slot is held by a client that is not sending (intake/progress.rs).
     let abuse = &app.config.abuse;
     let fell_behind = Arc::new(AtomicBool::new(false));
+    let held = Arc::clone(slot.held());
     let body = Progressing::new(
         body.into_data_stream(),
         abuse.min_body_bytes_per_sec,
         Duration::from_secs(abuse.body_progress_window_secs),
         Arc::clone(&fell_behind),
+        Box::new(move |bytes| held.received(bytes)),
     );
     let mut form = FormReader::new(body, &boundary, limits.max_submission_bytes);
     let now = SystemTime::now();
@@ -108,7 +106,7 @@ async fn receive(
     };
 
     let deadline = Duration::from_secs(limits.body_timeout_secs);
-    let parts = tokio::time::timeout(deadline, async {
+    let receiving = tokio::time::timeout(deadline, async {
         let parts = read_form(app, &target, &mut form).await;
         if let Err(refusal) = parts {
             // Read the rest of a bounded body so the browser is still listening for the page.
@@ -117,9 +115,12 @@ async fn receive(
             }
         }
         parts
-    })
-    .await
-    .map_err(|_| Refusal::Timeout)?
+    });
+    let parts = tokio::select! {
+        parts = receiving => parts.map_err(|_| Refusal::Timeout)?,
+        // Behind the minimum rate while a newcomer needed the slot (intake/slots.rs).
+        () = slot.held().preempted() => return Err(Refusal::Timeout),
+    }
     .map_err(|refusal| {
         if fell_behind.load(Ordering::SeqCst) {
             Refusal::Timeout

@@ -16,8 +16,9 @@ use crate::store::blobs::BlobWriter;
 use crate::store::{BlobDirs, NewBlob, NoRoom, Room};
 use sealdrop_core::keys::Recipients;
 
-/// Chunks in flight per upload (each at most one read from the socket, typically 8-64 KiB).
-const CHANNEL_DEPTH: usize = 8;
+/// Chunks in flight per upload (each at most one read from the socket, at most 64 KiB: hyper's
+/// read buffer), so at most 256 KiB of a body waits for the cipher.
+const CHANNEL_DEPTH: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
