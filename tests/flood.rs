@@ -78,17 +78,34 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn slow_and_silent_uploads_lose_their_slots_and_a_real_tip_gets_through() {
-    let setup = Setup::new()
+    stalled_uploads_lose_their_slots(false);
+}
+
+#[test]
+fn slow_and_silent_uploads_from_many_circuits_lose_their_slots_too() {
+    stalled_uploads_lose_their_slots(true);
+}
+
+/// 32 stalled uploads (from one unnamed client, or each from a circuit of its own) take every
+/// slot; within seconds a real tip gets through (the progress rule cuts them, or a newcomer
+/// takes the slot of one that is behind), and nothing of theirs is left.
+fn stalled_uploads_lose_their_slots(circuits: bool) {
+    let mut setup = Setup::new()
         .with("SEALDROP_BODY_PROGRESS_WINDOW_SECS", "5")
         .with("SEALDROP_MIN_BODY_BYTES_PER_SEC", "4096");
+    if circuits {
+        setup.set("SEALDROP_PROXY_PROTOCOL", "true");
+    }
     let server = setup.start();
     let addr = server.addr;
+    let circuit = |i: u32| circuits.then_some(0x1000 + i);
+    let real = circuit(999);
 
     // 32 uploads, every slot: half go silent, half trickle 100 bytes a second.
     let mut silent = Vec::new();
     let mut tricklers = Vec::new();
     for i in 0..32 {
-        let conn = start_stalled_upload(addr, None);
+        let conn = start_stalled_upload(addr, circuit(i));
         if i % 2 == 0 {
             silent.push(conn);
         } else {
@@ -106,7 +123,7 @@ fn slow_and_silent_uploads_lose_their_slots_and_a_real_tip_gets_through() {
     wait_for("32 uploads in progress", Duration::from_secs(20), || {
         files_under(&setup.incoming_dir()).len() >= 32
     });
-    let refused = post_tip(addr, None, "while every slot is taken").expect("an answer");
+    let refused = post_tip(addr, real, "while every slot is taken").expect("an answer");
     assert_eq!(refused.status, 503, "the attack did take every slot");
 
     // Within the progress window (and some slack), the stalled uploads are cut and the real
@@ -115,7 +132,7 @@ fn slow_and_silent_uploads_lose_their_slots_and_a_real_tip_gets_through() {
     let started = Instant::now();
     let mut received = false;
     while started.elapsed() < Duration::from_secs(20) {
-        let r = post_tip(addr, None, &message).expect("an answer");
+        let r = post_tip(addr, real, &message).expect("an answer");
         if r.status == 200 {
             received = true;
             break;

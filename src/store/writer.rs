@@ -14,17 +14,25 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 /// Bytes written through the page cache before a blob moves to the pipeline. A multiple of
 /// [`ALIGN`], so every direct write after it starts on an aligned offset.
 const SMALL_BLOB: u64 = 1 << 20;
-/// Size of each pipeline buffer, a multiple of [`ALIGN`]. Small enough that every upload slot
-/// of the default configuration (32) streaming at once stays well inside the server's 64 MiB
-/// memory target (1 MiB buffers took it to 137 MiB); large enough that direct writes stay
-/// efficient (see the README's large-upload figures).
-const BUF_LEN: usize = 256 << 10;
+/// Size of each pipeline buffer while few large uploads run at once, a multiple of [`ALIGN`]:
+/// direct writes of a MiB keep one upload at the cipher's speed (256 KiB ones made a 1 GiB
+/// upload 1.7 times slower on the reference machine).
+const BUF_LEN: usize = 1 << 20;
+/// Size of each pipeline buffer when more than [`FULL_SIZE_PIPELINES`] run: every upload slot of
+/// the default configuration (32) streaming at once must stay inside the server's 64 MiB memory
+/// target (1 MiB buffers for all took it to 137 MiB). Many uploads share the disk anyway.
+const SMALL_BUF_LEN: usize = 256 << 10;
+/// Pipelines that get [`BUF_LEN`] buffers; later ones, while these run, get smaller ones.
+const FULL_SIZE_PIPELINES: usize = 2;
+/// Pipelines running now, across the server.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
 /// Buffers per large blob: one filling, one being written, one spare for the disk's hiccups.
 const BUFFERS: usize = 3;
 /// Direct I/O wants addresses, offsets and lengths in multiples of the device's logical block.
@@ -133,6 +141,9 @@ impl Drop for BlobWriter<'_> {
 
 /// The sealing side of a large blob's pipeline.
 struct Pipeline {
+    /// This pipeline's buffer size, chosen at its start.
+    buf_len: usize,
+    _running: Running,
     fill: AlignedBuf,
     filled: usize,
     /// Where `fill` begins in the file.
@@ -159,8 +170,16 @@ impl Pipeline {
         let disk = std::thread::Builder::new()
             .name("sealdrop-disk".into())
             .spawn(move || disk_thread(file, try_direct, queued, give_back))?;
+        let (running, others) = Running::start();
+        let buf_len = if others < FULL_SIZE_PIPELINES {
+            BUF_LEN
+        } else {
+            SMALL_BUF_LEN
+        };
         Ok(Pipeline {
-            fill: AlignedBuf::new(),
+            buf_len,
+            _running: running,
+            fill: AlignedBuf::new(buf_len),
             filled: 0,
             at,
             made: 1,
@@ -172,11 +191,11 @@ impl Pipeline {
 
     fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let n = data.len().min(BUF_LEN - self.filled);
+            let n = data.len().min(self.buf_len - self.filled);
             self.fill.bytes_mut()[self.filled..self.filled + n].copy_from_slice(&data[..n]);
             self.filled += n;
             data = &data[n..];
-            if self.filled == BUF_LEN {
+            if self.filled == self.buf_len {
                 let next = self.spare()?;
                 self.hand_over(next)?;
             }
@@ -189,7 +208,7 @@ impl Pipeline {
     fn spare(&mut self) -> io::Result<AlignedBuf> {
         if self.made < BUFFERS {
             self.made += 1;
-            return Ok(AlignedBuf::new());
+            return Ok(AlignedBuf::new(self.buf_len));
         }
         match self.spares.recv() {
             Ok(buf) => Ok(buf),
@@ -353,17 +372,38 @@ impl Writeback {
     }
 }
 
-/// A [`BUF_LEN`]-byte buffer starting on an [`ALIGN`]-byte boundary, as direct I/O needs.
+/// Counts a pipeline as running while it lives.
+struct Running;
+
+impl Running {
+    /// Count one more; also says how many were running before it.
+    fn start() -> (Running, usize) {
+        (Running, RUNNING.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A buffer of `len` bytes starting on an [`ALIGN`]-byte boundary, as direct I/O needs.
 struct AlignedBuf {
     storage: Vec<u8>,
     start: usize,
+    len: usize,
 }
 
 impl AlignedBuf {
-    fn new() -> AlignedBuf {
-        let storage = vec![0; BUF_LEN + ALIGN];
+    fn new(len: usize) -> AlignedBuf {
+        let storage = vec![0; len + ALIGN];
         let start = storage.as_ptr().align_offset(ALIGN);
-        AlignedBuf { storage, start }
+        AlignedBuf {
+            storage,
+            start,
+            len,
+        }
     }
 
     /// A placeholder that owns no memory, for a pipeline that is winding down.
@@ -371,15 +411,16 @@ impl AlignedBuf {
         AlignedBuf {
             storage: Vec::new(),
             start: 0,
+            len: 0,
         }
     }
 
     fn bytes(&self) -> &[u8] {
-        &self.storage[self.start..self.start + BUF_LEN]
+        &self.storage[self.start..self.start + self.len]
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.storage[self.start..self.start + BUF_LEN]
+        &mut self.storage[self.start..self.start + self.len]
     }
 }
 
