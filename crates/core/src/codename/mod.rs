@@ -14,15 +14,15 @@
 //! HKDF-SHA256 a mailbox id and an age X25519 identity for replies ([`derive`]).
 //!
 //! **Strength.** Guessing is offline against a seized server that holds mailbox ids (and reply
-//! ciphertexts to the derived recipients): each guess costs one Argon2id over 8 MiB. Finding one
-//! given codename takes 2^98 guesses on average (2^99 at most), i.e. 2^98 x 8192 = 2^111 Argon2
-//! 1 KiB block computations, each pass touching 8 MiB. With N mailboxes on the server tested at
-//! once (the salt is fixed, since nothing per source may be stored), finding *some* codename takes
-//! 2^98 / N guesses: 2^81 for 2^17 sources, still 2^94 block computations. The 99 bits alone
-//! carry the 2^100-per-codename bar (2^99 guesses x at least one SHA-256 each); the stretching
-//! adds a factor of about 2^13 (one guess costs what some 2^13 block hashes or ~4 ms of a core
-//! cost) and makes memory, not just arithmetic, the price of each guess. docs/CODENAMES.md gives
-//! the sums.
+//! ciphertexts to the derived recipients): each guess costs one Argon2id over 4 MiB (4096 blocks
+//! of 1 KiB, about 3-6 ms of one core here). Finding one given codename takes 2^98 guesses on
+//! average (2^99 at most): 2^98 x 2^12 = 2^110 Argon2 block computations, each guess needing 4 MiB
+//! of memory while it runs. The 99 bits alone carry the bar of 2^100 work per codename (2^99
+//! guesses, each at least one hash); the stretching multiplies it by about 2^12 and makes memory,
+//! not only arithmetic, the price of a guess. With N mailboxes on the server tested at once (the
+//! salt is fixed, since nothing per source may be stored), finding *some* codename takes 2^98 / N
+//! guesses: 2^81 guesses (2^93 block computations) for 2^17 sources. docs/CODENAMES.md gives the
+//! sums.
 
 pub mod derive;
 pub mod wordlist;
