@@ -6,6 +6,7 @@
 //! See docs/ARCHITECTURE.md for the map and the rule for what may depend on what.
 
 pub mod cli;
+pub mod codename;
 pub mod day;
 pub mod durable;
 pub mod envelope;
