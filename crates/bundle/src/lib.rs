@@ -8,6 +8,7 @@
 
 pub mod ack;
 pub mod format;
+mod keyfile;
 pub mod read;
 pub mod signing;
 pub mod write;
