@@ -418,3 +418,74 @@ fn check_date(field: &str, value: &str) -> Result<Date, OutboxError> {
         value: shown(value),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::format::age_payload_len;
+    use ed25519_dalek::SigningKey;
+
+    fn manifest(key: &VerifyingKey, replies: usize) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            desk_key: hex::encode(key.as_bytes()),
+            sequence: 1,
+            created: "2026-11-27".into(),
+            acks: vec![],
+            replies: (0..replies)
+                .map(|n| ManifestReply {
+                    id: format!("{n:032x}"),
+                    mailbox: "5".repeat(32),
+                    expires: "2026-12-27".into(),
+                    size: age_payload_len(PADDED_SIZES[0]) + 200,
+                    sha256: "0".repeat(64),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn total_reply_bytes_have_a_bound() {
+        let key = SigningKey::from_bytes(&[4u8; 32]).verifying_key();
+        let m = manifest(&key, 3);
+        validate(&m, &key).unwrap();
+        let one = age_payload_len(PADDED_SIZES[0]) + 200;
+        let small = Limits {
+            acks: 10,
+            replies: 10,
+            reply_bytes: 2 * one,
+        };
+        let err = validate_with(&m, &key, &small).unwrap_err();
+        assert!(
+            matches!(err, OutboxError::TooMuchReplyData { total, .. } if total == 3 * u128::from(one)),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("too much reply data"));
+        // The real bound: 20,000 of the largest replies would be over 5 GiB.
+        let mut big = manifest(&key, 2100);
+        for r in &mut big.replies {
+            r.size = MAX_REPLY_SIZE;
+        }
+        let err = validate(&big, &key).unwrap_err();
+        assert!(matches!(err, OutboxError::TooMuchReplyData { .. }), "{err}");
+    }
+
+    #[test]
+    fn sequences_only_go_up() {
+        assert!(check_sequence(None, 0).is_ok());
+        assert!(check_sequence(Some(3), 4).is_ok());
+        assert!(check_sequence(Some(3), 1000).is_ok());
+        assert!(matches!(
+            check_sequence(Some(3), 3),
+            Err(OutboxError::Replayed { sequence: 3 })
+        ));
+        assert!(matches!(
+            check_sequence(Some(3), 2),
+            Err(OutboxError::OlderSequence {
+                sequence: 2,
+                last: 3
+            })
+        ));
+    }
+}
