@@ -420,12 +420,12 @@ fn check_date(field: &str, value: &str) -> Result<(), BundleError> {
     })
 }
 
-fn is_digest(s: &str) -> bool {
+pub(crate) fn is_digest(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A hostile string made safe to print: quoted, escaped, and cut short.
-fn shown(value: &str) -> String {
+pub(crate) fn shown(value: &str) -> String {
     const MAX_CHARS: usize = 80;
     if value.chars().count() <= MAX_CHARS {
         return format!("{value:?}");
@@ -436,7 +436,7 @@ fn shown(value: &str) -> String {
 
 /// Text built from hostile input made safe for a terminal: control and invisible characters
 /// escaped, and cut short.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     const MAX_CHARS: usize = 300;
     let mut out = String::new();
     for (n, c) in text.chars().enumerate() {

@@ -5,16 +5,13 @@
 //! "the server never holds a key that opens submissions". Whoever steals it can forge bundles,
 //! so it is private to the server's user (mode 0600), like any secret.
 
-use std::fs;
-use std::io::{self, Read};
-use std::os::unix::fs::PermissionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use zeroize::Zeroizing;
 
+use super::keyfile::{self, KeyFileError};
 use super::read::BundleError;
-use sealdrop_core::durable::write_new;
 
 /// The key file's name inside the data directory.
 pub const KEY_FILE: &str = "signing-key";
@@ -51,12 +48,8 @@ pub fn load_or_create(data_dir: &Path) -> Result<SigningKey, SigningKeyError> {
         source,
     };
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let text = Zeroizing::new(format!(
-        "{FIRST_LINE}\n{}\n",
-        Zeroizing::new(hex::encode(key.as_bytes())).as_str()
-    ));
     // Never replacing a key file: if one appeared meanwhile, that one is kept.
-    match write_new(&path, text.as_bytes()) {
+    match keyfile::save_new(&path, FIRST_LINE, &key) {
         Ok(()) => Ok(key),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => load(&path),
         Err(e) => Err(create_err(e)),
@@ -65,40 +58,22 @@ pub fn load_or_create(data_dir: &Path) -> Result<SigningKey, SigningKeyError> {
 
 /// Read an existing key file.
 pub fn load(path: &Path) -> Result<SigningKey, SigningKeyError> {
-    let read_err = |source| SigningKeyError::Read {
-        path: path.to_owned(),
-        source,
-    };
     let malformed = |problem| SigningKeyError::Malformed {
         path: path.to_owned(),
         problem,
     };
-    let file = fs::File::open(path).map_err(read_err)?;
-    let mode = file.metadata().map_err(read_err)?.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(SigningKeyError::Exposed {
+    keyfile::load(path, FIRST_LINE).map_err(|e| match e {
+        KeyFileError::Read(source) => SigningKeyError::Read {
             path: path.to_owned(),
-            mode: mode & 0o777,
-        });
-    }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(128));
-    file.take(4096).read_to_end(&mut bytes).map_err(read_err)?;
-    let rest = bytes
-        .strip_prefix(FIRST_LINE.as_bytes())
-        .and_then(|r| r.strip_prefix(b"\n"))
-        .ok_or_else(|| malformed("its first line is not `sealdrop-signing-key-v1`"))?;
-    let hex_part = rest.strip_suffix(b"\n").unwrap_or(rest);
-    if hex_part.len() != 64
-        || !hex_part
-            .iter()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return Err(malformed("its second line is not 64 lowercase hex digits"));
-    }
-    let mut secret = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(hex_part, &mut secret[..])
-        .map_err(|_| malformed("its second line is not hex"))?;
-    Ok(SigningKey::from_bytes(&secret))
+            source,
+        },
+        KeyFileError::Exposed(mode) => SigningKeyError::Exposed {
+            path: path.to_owned(),
+            mode,
+        },
+        KeyFileError::BadFirstLine => malformed("its first line is not `sealdrop-signing-key-v1`"),
+        KeyFileError::BadSecret => malformed("its second line is not 64 lowercase hex digits"),
+    })
 }
 
 /// The fingerprint staff pin: 64 hex digits in groups of 4 separated by spaces.
@@ -144,6 +119,8 @@ pub fn parse_fingerprint(text: &str) -> Result<VerifyingKey, BundleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn created_once_then_loaded_with_private_mode() {
