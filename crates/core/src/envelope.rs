@@ -25,6 +25,21 @@ pub struct AttachmentInfo {
     pub length: u64,
 }
 
+/// What ties a submission to a conversation, for a source who chose to come back with a
+/// codename. It travels only inside the sealed envelope: nothing on the server links a source's
+/// submissions to each other or to a mailbox. All three values are derived from the codename
+/// (docs/CODENAMES.md), so every submission made with one codename carries the same ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize)]
+#[serde(deny_unknown_fields)]
+pub struct Conversation {
+    /// Groups the submissions of one codename into a thread (an id: 32 lowercase hex digits).
+    pub thread: String,
+    /// Where the group's replies are stored on the server (an id).
+    pub mailbox: String,
+    /// The age recipient (`age1...`) replies are encrypted to.
+    pub reply_to: String,
+}
+
 /// The decrypted content of a submission's envelope blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
@@ -37,6 +52,10 @@ pub struct Envelope {
     /// The form's text fields by name (`message`, and `contact` when given).
     pub fields: BTreeMap<String, String>,
     pub attachments: Vec<AttachmentInfo>,
+    /// Present only when the source chose a codename (added in the same version: readers that
+    /// predate it ignore it, and envelopes without it are as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Conversation>,
 }
 
 impl Drop for Envelope {
@@ -45,6 +64,7 @@ impl Drop for Envelope {
             value.zeroize();
         }
         self.attachments.zeroize();
+        self.conversation.zeroize();
     }
 }
 
@@ -57,6 +77,7 @@ impl Envelope {
             arrived,
             fields: BTreeMap::new(),
             attachments: Vec::new(),
+            conversation: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //!                   salt     = "sealdrop-codename-v1 argon2id salt")
 //! mailbox id  = hex(HKDF-SHA256(ikm = stretched, no salt, info = "sealdrop mailbox v1", 16 bytes))
 //! reply key   = HKDF-SHA256(ikm = stretched, no salt, info = "sealdrop reply key v1", 32 bytes)
+//! thread id   = hex(HKDF-SHA256(ikm = stretched, no salt, info = "sealdrop thread v1", 16 bytes))
 //! identity    = uppercase bech32("age-secret-key-", reply key): a standard age X25519 identity
 //! ```
 //!
@@ -30,6 +31,7 @@ pub const ARGON2_P: u32 = 1;
 const ARGON2_SALT: &[u8] = b"sealdrop-codename-v1 argon2id salt";
 const INFO_MAILBOX: &[u8] = b"sealdrop mailbox v1";
 const INFO_REPLY_KEY: &[u8] = b"sealdrop reply key v1";
+const INFO_THREAD: &[u8] = b"sealdrop thread v1";
 /// How age spells an X25519 identity (bech32, shown uppercase).
 const AGE_SECRET_KEY_HRP: &str = "age-secret-key-";
 
@@ -38,6 +40,9 @@ const AGE_SECRET_KEY_HRP: &str = "age-secret-key-";
 pub struct Derived {
     /// 32 lowercase hex digits, the shape of every Sealdrop id ([`crate::is_id`]).
     pub mailbox_id: String,
+    /// 32 lowercase hex digits: groups the submissions of one codename into a thread, inside
+    /// the sealed envelope only (the server never sees it).
+    pub thread_id: String,
     /// The age X25519 identity that decrypts replies (age wipes its secret when dropped).
     pub reply_identity: Identity,
 }
@@ -151,8 +156,12 @@ pub(super) fn derive(canonical: &[u8], gate: &DerivationGate) -> Derived {
     let mut reply_key = Zeroizing::new([0u8; 32]);
     hk.expand(INFO_REPLY_KEY, reply_key.as_mut())
         .expect("32 bytes is a valid length");
+    let mut thread = [0u8; 16];
+    hk.expand(INFO_THREAD, &mut thread)
+        .expect("16 bytes is a valid length");
     Derived {
         mailbox_id: hex::encode(mailbox),
+        thread_id: hex::encode(thread),
         reply_identity: age_identity(&reply_key),
     }
 }

@@ -198,6 +198,11 @@ fn derivation_is_deterministic_and_differs_between_codenames() {
     );
     assert!(crate::is_id(&a1.mailbox_id), "{}", a1.mailbox_id);
     assert_eq!(a1.mailbox_id, a2.mailbox_id);
+    // The thread id is an id of its own: the server's mailbox id does not reveal it.
+    assert!(crate::is_id(&a1.thread_id), "{}", a1.thread_id);
+    assert_eq!(a1.thread_id, a2.thread_id);
+    assert_ne!(a1.thread_id, a1.mailbox_id);
+    assert_ne!(a1.thread_id, b1.thread_id);
     assert_eq!(
         a1.reply_recipient().to_string(),
         a2.reply_recipient().to_string()
