@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "0004_charged.sql",
         include_str!("../../migrations/0004_charged.sql"),
     ),
+    (
+        5,
+        "0005_replies.sql",
+        include_str!("../../migrations/0005_replies.sql"),
+    ),
 ];
 
 /// Check that the index is at exactly this release's schema, changing nothing (operator

@@ -8,6 +8,7 @@
 pub mod blobs;
 mod commit;
 pub mod lock;
+pub mod replies;
 mod writer;
 pub use commit::DEFAULT_MAX_BATCH;
 pub mod migrations;
@@ -43,6 +44,8 @@ pub enum StoreError {
     NoIndex(String),
     #[error("the storage is full")]
     Full(#[source] NoRoom),
+    #[error("the index is damaged ({0}); restore it from a backup")]
+    Damaged(String),
     #[error("the committer has stopped (the server is shutting down)")]
     Stopped,
 }
@@ -77,6 +80,8 @@ struct Inner {
     dirs: BlobDirs,
     committer: commit::Committer,
     space: Arc<space::Space>,
+    /// Reads and deletes replies (see [`replies`]).
+    replies_conn: std::sync::Mutex<Connection>,
     /// Held while the store lives (see [`lock`]).
     _serve_lock: lock::DataDirLock,
 }
@@ -171,10 +176,14 @@ impl Store {
         })?;
         let dirs = BlobDirs::new(data_dir);
         dirs.create()?;
+        blobs::create_private_dir(&replies::replies_dir(data_dir))?;
         let mut conn = open_db(&data_dir.join(DB_FILE))?;
         migrations::apply(&mut conn)?;
         Self::clean_up(&conn, &dirs)?;
+        replies::remove_orphans(&conn, data_dir)?;
         drop(start_up);
+        // Replies are read and deleted during sources' requests, beside the committer's writes.
+        let replies_conn = std::sync::Mutex::new(open_db(&data_dir.join(DB_FILE))?);
         let reader = open_db(&data_dir.join(DB_FILE))?;
         let space = Arc::new(space::Space::new(data_dir.to_owned(), quota, reader)?);
         let committer = commit::Committer::start(conn, dirs.clone(), max_batch)?;
@@ -184,6 +193,7 @@ impl Store {
                 dirs,
                 committer,
                 space,
+                replies_conn,
                 _serve_lock: serve_lock,
             }),
         })
