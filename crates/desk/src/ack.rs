@@ -30,6 +30,9 @@ pub struct AckSummary {
     pub skipped: Vec<(String, String)>,
 }
 
+/// Submissions left out of an acknowledgement, each with why.
+pub type Skipped = Vec<(String, String)>;
+
 /// How a report left out because the staff key cannot open it is described.
 pub const NOT_YOURS: &str = "your staff key cannot open it";
 
@@ -52,7 +55,7 @@ pub fn ackable(
     ws: &Workspace,
     keyring: &Keyring,
     pending: Pending,
-) -> Result<(Vec<String>, Vec<(String, String)>), DeskError> {
+) -> Result<(Vec<String>, Skipped), DeskError> {
     let condition = match pending {
         Pending::AckFile => "s.acked = 0",
         Pending::All => "1",

@@ -29,7 +29,12 @@ impl Desk {
         let tmp = tempfile::tempdir().unwrap();
         let identity = tmp.path().join("me.key");
         let out = sealdesk(
-            &["keygen", "--no-passphrase", "--out", identity.to_str().unwrap()],
+            &[
+                "keygen",
+                "--no-passphrase",
+                "--out",
+                identity.to_str().unwrap(),
+            ],
             None,
         );
         assert_ok(&out);
@@ -160,9 +165,16 @@ fn threads_replies_and_signed_outboxes() {
     assert_eq!(desk.ok(&["fingerprint"], None).trim(), fp);
 
     let source = Codename::generate().derive(&DerivationGate::new(1));
-    let first = seal_submission(&desk.recipients, "2026-09-01", &with_codename("first words", &source));
-    let second =
-        seal_submission(&desk.recipients, "2026-09-03", &with_codename("second words", &source));
+    let first = seal_submission(
+        &desk.recipients,
+        "2026-09-01",
+        &with_codename("first words", &source),
+    );
+    let second = seal_submission(
+        &desk.recipients,
+        "2026-09-03",
+        &with_codename("second words", &source),
+    );
     let alone = seal_submission(&desk.recipients, "2026-09-02", &Source::text("alone here"));
     // Sealed to another key only: imported, but this desk cannot open it.
     let stranger = age::x25519::Identity::generate().to_public().to_string();
@@ -172,18 +184,30 @@ fn threads_replies_and_signed_outboxes() {
     write_bundle(
         &bundle,
         &desk.server,
-        &[first.clone(), alone.clone(), foreign.clone(), second.clone()],
+        &[
+            first.clone(),
+            alone.clone(),
+            foreign.clone(),
+            second.clone(),
+        ],
     );
     desk.ok(&["import", bundle.to_str().unwrap()], None);
 
     // list: the thread is one group, at its newest, the older one right under it.
     let list = desk.ok(&["list"], None);
     let head = line_of(&list, "second words");
-    assert!(list.lines().nth(head).unwrap().contains("[thread of 2]"), "{list}");
+    assert!(
+        list.lines().nth(head).unwrap().contains("[thread of 2]"),
+        "{list}"
+    );
     let under = line_of(&list, "first words");
     assert_eq!(under, head + 1, "{list}");
     assert!(list.lines().nth(under).unwrap().contains('└'), "{list}");
-    assert!(!list.lines().nth(line_of(&list, "alone here")).unwrap().contains("thread"));
+    assert!(!list
+        .lines()
+        .nth(line_of(&list, "alone here"))
+        .unwrap()
+        .contains("thread"));
 
     // show of either part: the whole conversation, in order.
     let show = desk.ok(&["show", &first.id[..8]], None);
@@ -208,7 +232,10 @@ fn threads_replies_and_signed_outboxes() {
     let out = desk.run(&["outbox", "--out", o1.to_str().unwrap()], None);
     assert_ok(&out);
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains(&foreign.id[..8]), "the foreign one is named as left out: {err}");
+    assert!(
+        err.contains(&foreign.id[..8]),
+        "the foreign one is named as left out: {err}"
+    );
     let reader = OutboxReader::open(&o1, &[pinned]).unwrap();
     assert_eq!(reader.sequence(), 1);
     let mut acks = reader.acks().to_vec();
@@ -231,10 +258,15 @@ fn threads_replies_and_signed_outboxes() {
         Some(text),
         "UTF-8 then zero bytes"
     );
-    assert!(desk.ok(&["show", &second.id[..8]], None).contains("sent in outbox 1"));
+    assert!(desk
+        .ok(&["show", &second.id[..8]], None)
+        .contains("sent in outbox 1"));
 
     // A second outbox: a higher sequence, only what is new; --again rewrites it alike.
-    desk.ok(&["reply", &first.id[..8], "--days", "7"], Some("Second reply."));
+    desk.ok(
+        &["reply", &first.id[..8], "--days", "7"],
+        Some("Second reply."),
+    );
     let o2 = desk.path("outbox-2");
     desk.ok(&["outbox", "--out", o2.to_str().unwrap()], None);
     let r2 = OutboxReader::open(&o2, &[pinned]).unwrap();
@@ -242,7 +274,9 @@ fn threads_replies_and_signed_outboxes() {
     assert!(r2.acks().is_empty());
     assert_eq!(r2.manifest().replies.len(), 1);
     assert_eq!(
-        Date::parse(&r2.manifest().replies[0].expires).unwrap().to_days(),
+        Date::parse(&r2.manifest().replies[0].expires)
+            .unwrap()
+            .to_days(),
         today.to_days() + 7
     );
     let o3 = desk.path("outbox-2-again");
@@ -264,7 +298,11 @@ fn a_desk_whose_key_is_not_in_the_group_is_warned_and_locks_nothing_away() {
     assert!(warning.contains("WARNING: your staff key"), "{warning}");
 
     let source = Codename::generate().derive(&DerivationGate::new(1));
-    let s = seal_submission(&desk.recipients, "2026-09-01", &with_codename("hello", &source));
+    let s = seal_submission(
+        &desk.recipients,
+        "2026-09-01",
+        &with_codename("hello", &source),
+    );
     let bundle = desk.path("b.sdb");
     write_bundle(&bundle, &desk.server, std::slice::from_ref(&s));
     desk.ok(&["import", bundle.to_str().unwrap()], None);
@@ -277,5 +315,5 @@ fn a_desk_whose_key_is_not_in_the_group_is_warned_and_locks_nothing_away() {
     desk.ok(&["outbox", "--out", o.to_str().unwrap()], None);
     let r = OutboxReader::open(&o, &[desk.desk_key()]).unwrap();
     assert!(r.manifest().replies.is_empty());
-    assert_eq!(r.acks(), [s.id.clone()]);
+    assert_eq!(r.acks(), std::slice::from_ref(&s.id));
 }
