@@ -118,6 +118,29 @@ pub fn message_previews(
     })
 }
 
+/// One case's preview for `list`: its message and its thread (when its source chose a codename).
+pub struct Preview {
+    pub message: Zeroizing<String>,
+    pub thread: Option<String>,
+}
+
+/// Each case's preview for `list`, or why it could not be opened. The thread comes from the
+/// envelope already opened for the message, so grouping costs `list` no extra decryption.
+pub fn list_previews(
+    blobs: &Path,
+    keyring: &Keyring,
+    cases: &[Case],
+) -> Vec<Result<Preview, String>> {
+    map_parallel(cases, keyring.threads(), |case| {
+        open_envelope(blobs, keyring, case)
+            .map(|e| Preview {
+                message: Zeroizing::new(e.fields.get("message").cloned().unwrap_or_default()),
+                thread: e.conversation.as_ref().map(|c| c.thread.clone()),
+            })
+            .map_err(|e| e.with_causes())
+    })
+}
+
 /// Run `f` over `items` on `threads` threads; results in the order of `items`.
 pub fn map_parallel<T: Sync, R: Send>(
     items: &[T],

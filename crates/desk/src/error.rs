@@ -82,6 +82,24 @@ pub enum DeskError {
     BadServerKey(#[source] BundleError),
     #[error("could not read the passphrase; run Sealdesk in a terminal window so it can ask you")]
     ReadPassphrase(#[source] std::io::Error),
+    #[error("`{0}` is not a number of days from 1 to 366 (how long the server keeps a reply for its source)")]
+    BadReplyDays(String),
+    #[error("a reply cannot be empty")]
+    EmptyReply,
+    #[error("this reply cannot be sent: {0}")]
+    BadReply(&'static str),
+    #[error("submission {0} cannot be answered: its source did not choose a codename, so there is nowhere to send a reply")]
+    NoConversation(String),
+    #[error("{what} would be locked to the group's keys, but your own staff key is not among them, so you could never read it again. Nothing was saved. Ask for a workspace made with a group keys file that includes your public key")]
+    LockedAway { what: &'static str },
+    #[error("nothing to send: no reply is queued and every report this desk can open was acknowledged already")]
+    NothingToSend,
+    #[error("no outbox was written yet, so there is none to write again")]
+    NoOutboxYet,
+    #[error("this workspace has no outbox key ({0}); workspaces made before outboxes existed need a new `sealdesk init`")]
+    NoDeskKey(String),
+    #[error("the outbox could not be written")]
+    Outbox(#[from] sealdrop_bundle::outbox::WriteError),
     #[error("the passphrase is shorter than {min} characters; choose a longer one (several words work well)")]
     ShortPassphrase { min: usize },
 }

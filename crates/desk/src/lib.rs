@@ -9,6 +9,7 @@
 
 pub mod ack;
 pub mod cases;
+pub mod conversation;
 pub mod decrypt;
 mod error;
 pub mod extract;
@@ -16,6 +17,7 @@ pub mod filenames;
 pub mod identity;
 pub mod import;
 pub mod migrations;
+pub mod outbox;
 pub mod outcome;
 pub mod prompt;
 pub mod report;

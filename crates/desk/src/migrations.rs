@@ -7,11 +7,18 @@ use super::DeskError;
 use sealdrop_core::migrate::{self, Migration};
 
 /// Every desk migration, in order, compiled in; a test checks this against the folder.
-pub const MIGRATIONS: &[Migration] = &[(
-    1,
-    "0001_workspace.sql",
-    include_str!("../../../migrations/desk/0001_workspace.sql"),
-)];
+pub const MIGRATIONS: &[Migration] = &[
+    (
+        1,
+        "0001_workspace.sql",
+        include_str!("../../../migrations/desk/0001_workspace.sql"),
+    ),
+    (
+        2,
+        "0002_return_channel.sql",
+        include_str!("../../../migrations/desk/0002_return_channel.sql"),
+    ),
+];
 
 /// Apply every migration the workspace has not seen yet.
 pub fn apply(conn: &mut Connection) -> Result<(), DeskError> {

@@ -6,10 +6,12 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::ack::AckSummary;
+use super::ack::{self, AckSummary};
 use super::cases::Case;
+use super::conversation::Queued;
 use super::extract::Extracted;
 use super::import::ImportSummary;
+use super::outbox::OutboxSummary;
 use super::search::SearchResult;
 use super::setup::Initialised;
 use super::triage::Status;
@@ -37,12 +39,75 @@ pub fn initialised(workspace: &Path, done: &Initialised) -> String {
          Server fingerprint: {}\n\
          Your staff key:     {}\n\
          Notes are locked to {} group key(s).\n\
+         This desk's outbox key fingerprint (the operator adds it to the server's desk keys file;\n\
+         compare it with them in person or by phone; `sealdesk fingerprint` prints it again):\n\
+         {}\n\
          Next: `sealdesk import BUNDLE-FILE` with the file the operator gives you.",
         workspace.display(),
         format_fingerprint(&done.server_key),
         done.identity.display(),
-        done.group_keys
+        done.group_keys,
+        format_fingerprint(&done.desk_key),
     )
+}
+
+/// `init`'s warning when the group's keys leave out the staff key; `None` when they include it.
+pub fn group_warning(done: &Initialised) -> Option<String> {
+    match &done.own_key_in_group {
+        Ok(true) => None,
+        Ok(false) => Some(format!(
+            "WARNING: your staff key {} is not among the group's keys. Notes and replies are locked to \
+             the group's keys, so you could not read your own: Sealdesk will refuse to save them. \
+             Add your public key to the group's keys file and make the workspace again.",
+            done.identity.display()
+        )),
+        Err(why) => Some(format!(
+            "WARNING: could not check that the group's keys include your staff key ({why}). \
+             Notes and replies you could not read back will be refused."
+        )),
+    }
+}
+
+pub fn reply_queued(q: &Queued) -> String {
+    format!(
+        "Queued a reply to the source of report {} (padded to {} bytes, kept on the server until {}).\n\
+         It leaves with the next `sealdesk outbox --out FILE`.",
+        short(&q.submission),
+        q.padded,
+        q.expires
+    )
+}
+
+pub fn outbox_written(s: &OutboxSummary) -> String {
+    let name = s.file.file_name().map_or_else(
+        || s.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    format!(
+        "{} outbox number {} to {}: {} reply(ies), {} acknowledgement(s).\n\
+         Carry it to the operator, who runs `sealdrop import-outbox {name}`. If it is lost, \
+         `sealdesk outbox --again --out NEW-FILE` writes the same outbox again.",
+        if s.again { "Wrote again" } else { "Wrote" },
+        s.sequence,
+        s.file.display(),
+        s.replies,
+        s.acks
+    )
+}
+
+/// One line for each report an outbox did not acknowledge.
+pub fn outbox_skipped(s: &OutboxSummary) -> String {
+    let lines: Vec<String> = s
+        .skipped
+        .iter()
+        .map(|(id, why)| {
+            format!(
+                "Not acknowledged (stays on the server): report {}: {why}",
+                short(id)
+            )
+        })
+        .collect();
+    lines.join("\n")
 }
 
 pub fn no_passphrase_warning(key: &Path) -> String {
@@ -194,10 +259,17 @@ pub fn ack_skipped(summary: &AckSummary) -> String {
         .skipped
         .iter()
         .map(|(id, why)| {
-            format!(
-                "Left out report {}: {why}. Import its bundle again.",
-                short(id)
-            )
+            if why.starts_with(ack::NOT_YOURS) {
+                format!(
+                    "Left out report {}: {why}. It stays on the server for a colleague whose key opens it.",
+                    short(id)
+                )
+            } else {
+                format!(
+                    "Left out report {}: {why}. Import its bundle again.",
+                    short(id)
+                )
+            }
         })
         .collect();
     lines.join("\n")

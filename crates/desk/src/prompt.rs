@@ -21,6 +21,7 @@ pub const NEW_PASSPHRASE: &str = "Choose a passphrase for the new staff key";
 pub const CONFIRM_PASSPHRASE: &str = "Type the same passphrase again";
 pub const FINGERPRINT: &str =
     "Type the server's fingerprint (the operator shows it with `sealdrop fingerprint`): ";
+pub const REPLY: &str = "Type the reply to the source, then press Ctrl-D on a new line:";
 pub const NOTE: &str = "Type the note, then press Ctrl-D on a new line:";
 
 /// The question that unlocks the staff key at `path`.
@@ -69,6 +70,18 @@ pub fn note_text(words: &[String], input: impl Read) -> Result<Zeroizing<String>
         .take(MAX_NOTE_BYTES as u64 + 1)
         .read_to_string(&mut text)
         .map_err(DeskError::io("reading the note"))?;
+    Ok(text)
+}
+
+/// A reply's text: all of `input` (standard input; never the command line, which shells keep
+/// in their history), read at most one byte past the longest reply so a longer one is refused.
+pub fn reply_text(input: impl Read) -> Result<Zeroizing<String>, DeskError> {
+    let max = crate::conversation::MAX_REPLY_BYTES as usize;
+    let mut text = Zeroizing::new(String::with_capacity(max + 1));
+    input
+        .take(max as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(DeskError::io("reading the reply"))?;
     Ok(text)
 }
 

@@ -3,13 +3,14 @@
 //! Notes can hold what sources must never have exposed, so they are age ciphertext to the
 //! group's recipients (any staff key can read them; the workspace file alone cannot).
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::Connection;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
+use super::conversation::lock_to_group;
 use super::identity::Keyring;
 use super::workspace::today;
 use super::DeskError;
@@ -178,6 +179,7 @@ pub fn add_note(
     id: &str,
     text: &str,
     recipients: &Recipients,
+    keyring: &Keyring,
 ) -> Result<(), DeskError> {
     let text = text.trim();
     if text.is_empty() {
@@ -186,14 +188,8 @@ pub fn add_note(
     if text.len() > MAX_NOTE_BYTES {
         return Err(DeskError::Encrypt("the note is longer than 1 MiB".into()));
     }
-    let encrypt = |e: &dyn std::fmt::Display| DeskError::Encrypt(e.to_string());
-    let encryptor = age::Encryptor::with_recipients(recipients.iter()).map_err(|e| encrypt(&e))?;
-    let mut ciphertext = Vec::with_capacity(text.len() + 512);
-    let mut writer = encryptor
-        .wrap_output(&mut ciphertext)
-        .map_err(|e| encrypt(&e))?;
-    writer.write_all(text.as_bytes()).map_err(|e| encrypt(&e))?;
-    writer.finish().map_err(|e| encrypt(&e))?;
+    // Refused if the author's own key could not open it again.
+    let ciphertext = lock_to_group(text.as_bytes(), recipients, keyring, "the note")?;
     conn.execute(
         "INSERT INTO notes (submission_id, written, ciphertext) VALUES (?1, ?2, ?3)",
         (id, today().to_string(), ciphertext),

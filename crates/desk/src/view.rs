@@ -8,6 +8,8 @@ use std::fmt::{self, Write};
 use zeroize::Zeroizing;
 
 use super::cases::Case;
+use super::conversation::{thread_order, Mark, ReplyRecord, ThreadPart};
+use super::decrypt::Preview;
 use super::filenames;
 use super::triage::Note;
 use sealdrop_core::Envelope;
@@ -118,14 +120,20 @@ pub fn short(id: &str) -> &str {
     &id[..8.min(id.len())]
 }
 
-/// One line of `list`: the case, and its message preview (or why there is none).
+/// One line of `list`: the case, and its preview (or why there is none).
 pub struct ListLine<'a> {
     pub case: &'a Case,
-    pub preview: Result<Zeroizing<String>, String>,
+    pub preview: Result<Preview, String>,
 }
 
-/// The `list` table, newest first as given.
+/// The `list` table, newest first as given, except that the submissions of one conversation
+/// (thread) are grouped under the newest of them: `[thread of N]` on the first, `└` under it.
 pub fn list_table(lines: &[ListLine<'_>], width: usize) -> Zeroizing<String> {
+    let threads: Vec<Option<&str>> = lines
+        .iter()
+        .map(|l| l.preview.as_ref().ok().and_then(|p| p.thread.as_deref()))
+        .collect();
+    let order = thread_order(&threads);
     // The columns before MESSAGE take 63 characters.
     let room = width.saturating_sub(63).max(20);
     render(|out| {
@@ -134,7 +142,8 @@ pub fn list_table(lines: &[ListLine<'_>], width: usize) -> Zeroizing<String> {
             "  {:<8}  {:<10}  {:<9}  {:>3}  {:<20}  MESSAGE",
             "ID", "ARRIVED", "STATUS", "ATT", "TAGS"
         )?;
-        for line in lines {
+        for &(i, mark) in &order {
+            let line = &lines[i];
             let c = line.case;
             let tags = if c.tags.is_empty() {
                 "-".to_owned()
@@ -151,8 +160,14 @@ pub fn list_table(lines: &[ListLine<'_>], width: usize) -> Zeroizing<String> {
                 c.attachments,
                 tags,
             )?;
+            let lead = match mark {
+                Mark::Alone => String::new(),
+                Mark::Head { count } => format!("[thread of {count}] "),
+                Mark::Member => "  └ ".to_owned(),
+            };
+            let room = room.saturating_sub(lead.chars().count()).max(10);
             match &line.preview {
-                Ok(text) => writeln!(out, "{}", Safe::cut(first_line(text), room))?,
+                Ok(p) => writeln!(out, "{lead}{}", Safe::cut(first_line(&p.message), room))?,
                 Err(why) => writeln!(out, "(cannot open: {why})")?,
             }
         }
@@ -241,6 +256,69 @@ pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<
                     }
                 }
                 Err(why) => writeln!(out, "{}  ({why})", note.written)?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The whole conversation `current` belongs to: each submission (by arrival day, then id) and
+/// the group's replies, in order of days (a reply after the submissions of its day). Empty
+/// when the submission is not part of a conversation.
+pub fn conversation_page(
+    current: &str,
+    parts: &[ThreadPart],
+    replies: &[ReplyRecord],
+) -> Zeroizing<String> {
+    render(|out| {
+        if parts.is_empty() {
+            return Ok(());
+        }
+        section(
+            out,
+            &format!(
+                "CONVERSATION ({} report(s), {} reply(ies) from the group)",
+                parts.len(),
+                replies.len()
+            ),
+        )?;
+        let mut r = replies.iter().peekable();
+        for (i, part) in parts.iter().enumerate() {
+            let next_day = parts.get(i + 1).map(|p| p.case.arrived.as_str());
+            let this = if part.case.id == current {
+                " (this one)"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "\n{}  FROM THE SOURCE, report {}{this}",
+                part.case.arrived,
+                short(&part.case.id)
+            )?;
+            let message = part
+                .envelope
+                .fields
+                .get("message")
+                .map_or("", String::as_str);
+            writeln!(out, "{}", Safe::block(message.trim_end()))?;
+            // Replies written before the next report arrived come after this one.
+            while let Some(reply) = r.next_if(|x| next_day.is_none_or(|d| x.written.as_str() < d)) {
+                let state = match reply.outbox {
+                    Some(seq) => format!("sent in outbox {seq}"),
+                    None => "queued for the next outbox".to_owned(),
+                };
+                writeln!(
+                    out,
+                    "\n{}  REPLY to report {} ({state}; kept until {})",
+                    reply.written,
+                    short(&reply.submission),
+                    reply.expires
+                )?;
+                match &reply.text {
+                    Ok(text) => writeln!(out, "{}", Safe::block(text.trim_end()))?,
+                    Err(why) => writeln!(out, "(cannot open: {why})")?,
+                }
             }
         }
         Ok(())

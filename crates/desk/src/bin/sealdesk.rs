@@ -22,7 +22,9 @@ use sealdesk::session::Session;
 use sealdesk::triage::{self, Status};
 use sealdesk::view;
 use sealdesk::workspace::Workspace;
-use sealdesk::{ack, decrypt, extract, import, outcome, prompt, report, search, setup};
+use sealdesk::{
+    ack, conversation, decrypt, extract, import, outbox, outcome, prompt, report, search, setup,
+};
 use sealdrop_core::day::Date;
 
 /// Sealdesk: read and sort the reports sources sent, on a computer that stays offline.
@@ -157,10 +159,40 @@ enum Command {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// Write a reply to the source of a report (only for sources who chose a codename).
+    ///
+    /// Type the reply, then press Ctrl-D on a new line (or pipe it in). It is never taken from
+    /// the command line, which the shell keeps in its history. The reply is locked so that only
+    /// the source can read it, with a copy for the group; it leaves with the next outbox.
+    Reply {
+        /// The report's ID (the first 4 or more characters are enough).
+        id: String,
+        /// How many days the server keeps the reply for the source (1 to 366).
+        #[arg(long, value_name = "DAYS", default_value = "30", value_parser = conversation::parse_reply_days)]
+        days: i64,
+    },
+    /// Write the outbox: one signed file with your replies and the acknowledgements that let
+    /// the server delete reports you now hold.
+    ///
+    /// It acknowledges only reports this workspace holds intact AND your staff key opens. Carry
+    /// the file to the operator, who runs `sealdrop import-outbox FILE`.
+    Outbox {
+        /// The new file to write.
+        #[arg(long, short, value_name = "FILE")]
+        out: PathBuf,
+        /// Write the last outbox again (same number, same contents), if the first was lost.
+        #[arg(long)]
+        again: bool,
+    },
+    /// Print this desk's outbox key fingerprint, for the operator to pin on the server.
+    Fingerprint,
     /// Write the acknowledgement file that lets the server delete reports you now hold.
     ///
+    /// Superseded by `sealdesk outbox`, which carries acknowledgements signed; kept for servers
+    /// that do not import outboxes yet.
+    ///
     /// It names every report imported since the last ack (with --all: every report in this
-    /// workspace), after checking that each is intact here. Carry the file to the operator,
+    /// workspace), after checking that each is intact here and that your staff key opens it. Carry the file to the operator,
     /// who runs `sealdrop purge --ack FILE`. It holds only report IDs, nothing else.
     Ack {
         /// The new file to write.
@@ -270,6 +302,9 @@ fn run_cli() -> Result<()> {
             filter,
         } => desk.report(format, out.as_deref(), &filter.filter()),
         Command::Ack { out, all } => desk.ack(&out, all),
+        Command::Reply { id, days } => desk.reply(&id, days),
+        Command::Outbox { out, again } => desk.outbox(&out, again),
+        Command::Fingerprint => desk.fingerprint(),
     }
 }
 
@@ -301,8 +336,20 @@ impl Desk {
                 std::io::stdin().lock().read_line(&mut line)?;
                 Ok(line)
             },
+            |identity| {
+                let from_env = std::env::var(prompt::PASSPHRASE_ENV).ok();
+                Ok(identity::load(identity, || {
+                    prompt::staff_passphrase(from_env, || {
+                        read_secret(&prompt::unlock(identity), None)
+                    })
+                    .map_err(|e| e.to_string())
+                })?)
+            },
         )?;
         println!("{}", outcome::initialised(&self.0.workspace, &done));
+        if let Some(warning) = outcome::group_warning(&done) {
+            eprintln!("{warning}");
+        }
         Ok(())
     }
 
@@ -336,7 +383,7 @@ impl Desk {
             return Ok(());
         }
         let keyring = self.keyring(&ws)?;
-        let previews = decrypt::message_previews(&ws.blobs_dir(), &keyring, &list);
+        let previews = decrypt::list_previews(&ws.blobs_dir(), &keyring, &list);
         let lines: Vec<view::ListLine<'_>> = list
             .iter()
             .zip(previews)
@@ -355,7 +402,11 @@ impl Desk {
         let case = cases::get(ws.conn(), &id)?;
         let envelope = decrypt::open_envelope(&ws.blobs_dir(), &keyring, &case)?;
         let notes = triage::notes(ws.conn(), &id, &keyring)?;
+        let parts = conversation::thread_parts(&ws, &keyring, &case, &envelope)?;
+        let ids: Vec<String> = parts.iter().map(|p| p.case.id.clone()).collect();
+        let replies = conversation::replies_to(ws.conn(), &ids, &keyring)?;
         print_secret(&view::show_page(&case, &envelope, &notes))?;
+        print_secret(&view::conversation_page(&id, &parts, &replies))?;
         // Read only once it was shown.
         triage::mark_read(ws.conn(), &id)?;
         Ok(())
@@ -399,7 +450,8 @@ impl Desk {
             eprintln!("{}", prompt::NOTE);
         }
         let text = prompt::note_text(words, std::io::stdin())?;
-        triage::add_note(ws.conn(), &id, &text, &recipients)?;
+        let keyring = self.keyring(&ws)?;
+        triage::add_note(ws.conn(), &id, &text, &recipients, &keyring)?;
         println!("{}", outcome::note_added(&id, recipients.len()));
         Ok(())
     }
@@ -435,12 +487,46 @@ impl Desk {
 
     fn ack(&self, out: &Path, all: bool) -> Result<()> {
         let mut ws = self.open()?;
-        let summary = ack::write_ack(&mut ws, out, all)?;
+        let keyring = self.keyring(&ws)?;
+        let summary = ack::write_ack(&mut ws, &keyring, out, all)?;
         let skipped = outcome::ack_skipped(&summary);
         if !skipped.is_empty() {
             eprintln!("{skipped}");
         }
         println!("{}", outcome::acked(&summary));
+        Ok(())
+    }
+}
+
+impl Desk {
+    fn reply(&self, id: &str, days: i64) -> Result<()> {
+        let ws = self.open()?;
+        let id = ws.resolve(id)?;
+        let keyring = self.keyring(&ws)?;
+        if std::io::stdin().is_terminal() {
+            eprintln!("{}", prompt::REPLY);
+        }
+        let text = prompt::reply_text(std::io::stdin())?;
+        let queued = conversation::queue_reply(&ws, &keyring, &id, &text, days)?;
+        println!("{}", outcome::reply_queued(&queued));
+        Ok(())
+    }
+
+    fn outbox(&self, out: &Path, again: bool) -> Result<()> {
+        let mut ws = self.open()?;
+        let keyring = self.keyring(&ws)?;
+        let summary = outbox::write_outbox(&mut ws, &keyring, out, again)?;
+        let skipped = outcome::outbox_skipped(&summary);
+        if !skipped.is_empty() {
+            eprintln!("{skipped}");
+        }
+        println!("{}", outcome::outbox_written(&summary));
+        Ok(())
+    }
+
+    fn fingerprint(&self) -> Result<()> {
+        let ws = self.open()?;
+        println!("{}", outbox::fingerprint(&ws)?);
         Ok(())
     }
 }

@@ -24,6 +24,8 @@ pub struct Source {
     pub contact: Option<String>,
     /// (file name as the browser sent it, declared type, bytes)
     pub attachments: Vec<(String, String, Vec<u8>)>,
+    /// Set when the source chose a codename (the envelope then carries it).
+    pub conversation: Option<sealdrop_core::envelope::Conversation>,
 }
 
 impl Source {
@@ -81,6 +83,7 @@ pub fn seal_submission(recipients: &Recipients, arrived: &str, source: &Source) 
     if let Some(contact) = &source.contact {
         envelope.fields.insert("contact".into(), contact.clone());
     }
+    envelope.conversation = source.conversation.clone();
     let mut blobs = Vec::new();
     for (name, content_type, bytes) in &source.attachments {
         let (ciphertext, true_len) = seal(recipients, bytes, 0);
