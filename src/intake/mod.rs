@@ -2,6 +2,7 @@
 
 pub mod clients;
 pub mod connections;
+pub mod conversation;
 pub mod headers;
 pub mod hyper_errors;
 pub mod i18n;
@@ -12,6 +13,7 @@ pub mod progress;
 pub mod proxy;
 pub mod refusal;
 pub mod server;
+pub mod session;
 pub mod slots;
 pub mod submit;
 pub mod upload;
@@ -30,8 +32,10 @@ use crate::store::Store;
 use lang::PageLang;
 use pages::{render, FormPage, PageCtx};
 use refusal::Refusal;
+use sealdrop_core::codename::DerivationGate;
 use sealdrop_core::keys::Recipients;
 use server::ConnCtx;
+use session::Sessions;
 use slots::UploadSlots;
 
 /// What every handler shares.
@@ -42,7 +46,14 @@ pub struct AppState {
     pub store: Store,
     /// One slot per upload being received (see `slots`).
     pub upload_slots: Arc<UploadSlots>,
+    /// Codename derivations at once (each 4 MiB of Argon2 memory; docs/CODENAMES.md).
+    pub gate: Arc<DerivationGate>,
+    /// Sources back with a codename (in memory only; see `session`).
+    pub sessions: Arc<Sessions>,
 }
+
+/// Codename derivations that may run at once.
+pub const CONCURRENT_DERIVATIONS: usize = 2;
 
 impl AppState {
     pub fn new(config: Config, recipients: Recipients, store: Store) -> Self {
@@ -55,16 +66,32 @@ impl AppState {
             recipients: Arc::new(recipients),
             store,
             upload_slots,
+            gate: Arc::new(DerivationGate::new(CONCURRENT_DERIVATIONS)),
+            sessions: Arc::new(Sessions::new(session::IDLE, session::MAX_SESSIONS)),
         }
     }
 }
 
 /// The intake's routes, with each circuit's request budget and the security headers on every
-/// response.
+/// response. Inside a tokio runtime, also starts the reply expiry (now, then about hourly) and
+/// the idle-session sweep.
 pub fn router(state: AppState) -> Router {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(conversation::expire_replies(state.store.clone()));
+        runtime.spawn(conversation::sweep_sessions(state.clone()));
+    }
+    use axum::routing::post;
     Router::new()
         .route("/", get(form))
-        .route("/submit", axum::routing::post(submit::submit).get(form))
+        .route("/submit", post(submit::submit).get(form))
+        .route(
+            "/codename",
+            get(conversation::login_page).post(conversation::login),
+        )
+        .route("/inbox", get(conversation::inbox))
+        .route("/inbox/delete", post(conversation::delete))
+        .route("/inbox/send", post(conversation::send))
+        .route("/logout", post(conversation::logout))
         .route("/static/style.css", get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -51,8 +51,38 @@ pub struct FormPage {
 
 #[derive(Template)]
 #[template(path = "received.html")]
-pub struct ReceivedPage {
+pub struct ReceivedPage<'a> {
     pub page: PageCtx,
+    /// The new codename's words, if the source asked for one (empty otherwise). Slices of a
+    /// wiped string: shown once, never stored.
+    pub codename: Vec<&'a str>,
+    /// The `lang` of the word list the codename is shown in.
+    pub codename_lang: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "codename.html")]
+pub struct CodenamePage {
+    pub page: PageCtx,
+    /// Why the typed codename was not accepted (never what was typed).
+    pub problem: Option<String>,
+}
+
+/// One reply as the inbox shows it.
+pub struct ShownReply {
+    pub id: String,
+    /// The decrypted text, or `None` if it could not be read.
+    pub text: Option<zeroize::Zeroizing<String>>,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+pub struct InboxPage {
+    pub page: PageCtx,
+    pub replies: Vec<ShownReply>,
+    pub sent: bool,
+    pub message_maxlength: u64,
+    pub files_allowed: bool,
 }
 
 #[derive(Template)]
@@ -98,6 +128,38 @@ pub fn human_size(bytes: u64, t: &Strings) -> String {
         }
     } else {
         format!("{} {}", bytes.div_ceil(MIB).max(1), t.unit_mb)
+    }
+}
+
+/// Render a page that holds a secret (a codename, a reply): into memory that is wiped when the
+/// response body is dropped (the body's bytes own a `Zeroizing` buffer), sized once so no
+/// unwiped copy is left by growing. Best effort: hyper may still copy small bodies into its own
+/// write buffer.
+/// `capacity` must cover the page with room to spare (escaping may make text up to 6 times longer).
+pub fn render_wiped(status: StatusCode, template: &impl Template, capacity: usize) -> Response {
+    let mut html = zeroize::Zeroizing::new(String::with_capacity(capacity.max(32 * 1024)));
+    if let Err(e) = template.render_into(&mut *html) {
+        crate::events::event(format!("error: a page failed to render: {e}"));
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    }
+    let bytes = zeroize::Zeroizing::new(std::mem::take(&mut *html).into_bytes());
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        axum::body::Body::from(bytes::Bytes::from_owner(WipedBytes(bytes))),
+    )
+        .into_response()
+}
+
+/// A response body's bytes, wiped when the body is dropped.
+struct WipedBytes(zeroize::Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for WipedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -11,17 +11,20 @@ use axum::response::Response;
 use zeroize::Zeroizing;
 
 use super::clients::ClientConn;
+use super::conversation::{codename_lang, conversation_of, derive};
 use super::lang::PageLang;
 use super::multipart::{self, FormError, FormReader, PartHead};
-use super::pages::{render, PageCtx, ReceivedPage};
+use super::pages::{render_wiped, PageCtx, ReceivedPage};
 use super::progress::Progressing;
 use super::refusal::Refusal;
 use super::server::ConnCtx;
+use super::session::SessionData;
 use super::upload::{FinishedBlob, SealTarget, UploadError};
 use super::AppState;
 use crate::events::event;
 use crate::seal::{AttachmentInfo, Envelope};
 use crate::store::{NewSubmission, StoreError};
+use sealdrop_core::codename::Codename;
 use sealdrop_core::day::arrival_date;
 use sealdrop_core::new_id;
 
@@ -39,24 +42,50 @@ pub async fn submit(
 ) -> Response {
     let limits = &app.config.limits;
     let client = conn.map(|Extension(ctx)| ctx.client);
-    match receive(&app, client.as_deref(), &headers, body).await {
-        Ok(()) => render(
-            StatusCode::OK,
-            &ReceivedPage {
-                page: PageCtx::new(lang, app.config.demo),
-            },
-        ),
+    match receive(&app, client.as_deref(), &headers, body, &Thread::New).await {
+        Ok(codename) => {
+            let words_lang = codename_lang(lang);
+            // Shown once, from wiped memory, and wiped with the codename when this returns.
+            let words = codename.as_ref().map(|c| c.to_string_in(words_lang));
+            render_wiped(
+                StatusCode::OK,
+                &ReceivedPage {
+                    page: PageCtx::new(lang, app.config.demo),
+                    codename: words
+                        .as_deref()
+                        .map(|w| w.split(' ').collect())
+                        .unwrap_or_default(),
+                    codename_lang: match words_lang {
+                        sealdrop_core::codename::Lang::Ru => "ru",
+                        sealdrop_core::codename::Lang::En => "en",
+                    },
+                },
+                32 * 1024,
+            )
+        }
         Err(refusal) => refusal.page(lang, limits, app.config.demo),
     }
 }
 
-/// Everything up to the durable commit; any early return leaves nothing stored.
-async fn receive(
+/// Whose submission a POST is.
+pub enum Thread {
+    /// A first visit: the source may ask for a codename (the form's `codename` box).
+    New,
+    /// A follow-up from a codename's session: a message and/or one file, in its conversation.
+    FollowUp(Arc<SessionData>),
+}
+
+/// Everything up to the durable commit; any early return leaves nothing stored. Returns the new
+/// codename if the source asked for one (it is in no envelope, no file and no log: only its
+/// derived ids are, inside the sealed envelope).
+pub(super) async fn receive(
     app: &AppState,
     client: Option<&ClientConn>,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(), Refusal> {
+    thread: &Thread,
+) -> Result<Option<Codename>, Refusal> {
+    let follow_up = matches!(thread, Thread::FollowUp(_));
     let limits = &app.config.limits;
     let boundary = headers
         .get(header::CONTENT_TYPE)
@@ -107,7 +136,7 @@ async fn receive(
 
     let deadline = Duration::from_secs(limits.body_timeout_secs);
     let receiving = tokio::time::timeout(deadline, async {
-        let parts = read_form(app, &target, &mut form).await;
+        let parts = read_form(app, &target, &mut form, follow_up).await;
         if let Err(refusal) = parts {
             // Read the rest of a bounded body so the browser is still listening for the page.
             if refusal.is_about_content() && declared_len.is_some() {
@@ -129,6 +158,15 @@ async fn receive(
         }
     })?;
 
+    let (conversation, codename) = match thread {
+        Thread::FollowUp(session) => (Some(session.conversation.clone()), None),
+        Thread::New if parts.want_codename => {
+            let (codename, derived) = derive(app, Codename::generate()).await?;
+            (Some(conversation_of(&derived)), Some(codename))
+        }
+        Thread::New => (None, None),
+    };
+
     let id = new_id();
     let mut envelope = Envelope::new(id.clone(), date.to_string());
     envelope
@@ -139,6 +177,7 @@ async fn receive(
             .fields
             .insert("contact".into(), String::from(contact.as_str()));
     }
+    envelope.conversation = conversation;
     let mut attachments = Vec::with_capacity(parts.attachments.len());
     for (mut info, finished) in parts.attachments {
         envelope.attachments.push(AttachmentInfo {
@@ -162,8 +201,8 @@ async fn receive(
             attachments,
         })
         .await
-        .map(drop)
-        .map_err(commit_refusal)
+        .map_err(commit_refusal)?;
+    Ok(codename)
 }
 
 /// The form's content, read and sealed.
@@ -171,6 +210,8 @@ struct FormParts {
     message: Zeroizing<String>,
     contact: Option<Zeroizing<String>>,
     attachments: Vec<(DeclaredFile, FinishedBlob)>,
+    /// The source asked to be able to come back (first visits only).
+    want_codename: bool,
 }
 
 /// What the browser said about a file. Kept only inside the encrypted envelope; wiped if the
@@ -188,10 +229,18 @@ async fn read_form(
     app: &AppState,
     target: &SealTarget,
     form: &mut Form,
+    follow_up: bool,
 ) -> Result<FormParts, Refusal> {
     let limits = &app.config.limits;
+    // A follow-up carries at most one file, so a dropped circuit loses only the file in flight.
+    let max_files = if follow_up {
+        limits.max_files.min(1)
+    } else {
+        limits.max_files
+    };
     let mut message = None;
     let mut contact = None;
+    let mut want_codename = false;
     let mut attachments = Vec::new();
     while let Some(mut head) = form.next_part().await.map_err(form_refusal)? {
         match head.name.as_deref() {
@@ -200,7 +249,8 @@ async fn read_form(
                     .await?
                     .ok_or(Refusal::MessageTooLong)?;
                 // Decide now, before any file streams in, so an empty report wastes no upload.
-                if text.trim().is_empty() {
+                // (A follow-up may be a file alone.)
+                if text.trim().is_empty() && !follow_up {
                     return Err(Refusal::EmptyMessage);
                 }
                 message = Some(text);
@@ -212,9 +262,13 @@ async fn read_form(
                         .ok_or(Refusal::BadForm)?,
                 );
             }
+            Some("codename") if !follow_up && !want_codename => {
+                read_text(form, 16).await?.ok_or(Refusal::BadForm)?;
+                want_codename = true;
+            }
             Some("files") => {
                 let declared = declared_file(&mut head)?;
-                let too_many = attachments.len() >= limits.max_files as usize;
+                let too_many = attachments.len() >= max_files as usize;
                 if too_many && !declared.name.is_empty() {
                     return Err(Refusal::TooManyFiles);
                 }
@@ -229,10 +283,19 @@ async fn read_form(
             _ => return Err(Refusal::BadForm),
         }
     }
+    let message = match message {
+        Some(text) => text,
+        None if follow_up => Zeroizing::new(String::new()),
+        None => return Err(Refusal::EmptyMessage),
+    };
+    if follow_up && message.trim().is_empty() && attachments.is_empty() {
+        return Err(Refusal::EmptyMessage);
+    }
     Ok(FormParts {
-        message: message.ok_or(Refusal::EmptyMessage)?,
+        message,
         contact,
         attachments,
+        want_codename,
     })
 }
 

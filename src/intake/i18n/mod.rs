@@ -117,6 +117,37 @@ pub struct Strings {
     pub internal_title: &'static str,
     pub internal_body: &'static str,
 
+    // The return channel (docs/CODENAMES.md).
+    pub codename_optin_label: &'static str,
+    pub codename_optin_hint: &'static str,
+    pub have_codename_link: &'static str,
+    pub codename_title: &'static str,
+    pub codename_intro: &'static str,
+    pub codename_advice: [&'static str; 3],
+    pub login_title: &'static str,
+    pub login_intro: &'static str,
+    pub login_label: &'static str,
+    pub login_hint: &'static str,
+    pub login_button: &'static str,
+    /// `{found}`.
+    pub codename_word_count: &'static str,
+    /// `{position}`.
+    pub codename_unknown_word: &'static str,
+    pub codename_checksum: &'static str,
+    pub inbox_title: &'static str,
+    pub inbox_intro: &'static str,
+    pub inbox_empty: &'static str,
+    pub reply_unreadable: &'static str,
+    pub delete_button: &'static str,
+    pub followup_heading: &'static str,
+    pub followup_hint: &'static str,
+    pub followup_message_label: &'static str,
+    pub followup_file_label: &'static str,
+    pub followup_button: &'static str,
+    pub followup_sent: &'static str,
+    pub logout_button: &'static str,
+    pub logout_hint: &'static str,
+
     /// Units for sizes: bytes are never shown raw to a source.
     pub unit_mb: &'static str,
     pub unit_gb: &'static str,
@@ -147,6 +178,8 @@ mod tests {
                 "{lang:?} too_large_body"
             );
             assert!(s.too_many_files_body.contains("{files}"), "{lang:?}");
+            assert!(s.codename_word_count.contains("{found}"), "{lang:?}");
+            assert!(s.codename_unknown_word.contains("{position}"), "{lang:?}");
             let all = format!("{s:?}");
             assert!(!all.contains("\"\""), "{lang:?} has an empty string");
         }
