@@ -5,6 +5,7 @@
 //! they take the operator commands' lock (`store::lock`) while they work.
 
 pub mod demo;
+pub mod desk_keys;
 pub mod export;
 pub mod preflight;
 pub mod purge;
