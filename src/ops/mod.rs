@@ -7,6 +7,7 @@
 pub mod demo;
 pub mod desk_keys;
 pub mod export;
+pub mod import_outbox;
 pub mod preflight;
 pub mod purge;
 pub mod serve;
