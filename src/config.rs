@@ -136,6 +136,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The group's age recipients, one per line.
     pub keys_file: PathBuf,
+    /// The pinned desk keys: the fingerprints of the desks whose outboxes `import-outbox`
+    /// accepts, one per line (`ops::desk_keys`).
+    pub desk_keys_file: PathBuf,
     /// How coarsely arrival is recorded.
     pub arrival_granularity: Granularity,
     pub limits: Limits,
@@ -153,6 +156,7 @@ impl Default for Config {
             listen: Listen::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: PathBuf::from("data"),
             keys_file: PathBuf::from("keys/recipients.txt"),
+            desk_keys_file: PathBuf::from("keys/desk-keys.txt"),
             arrival_granularity: Granularity::Day,
             limits: Limits::default(),
             abuse: Abuse::default(),
@@ -189,6 +193,7 @@ struct FileConfig {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     keys_file: Option<PathBuf>,
+    desk_keys_file: Option<PathBuf>,
     arrival_granularity: Option<Granularity>,
     limits: Option<Limits>,
     abuse: Option<Abuse>,
@@ -236,6 +241,9 @@ impl Config {
         if let Some(keys) = file.keys_file {
             self.keys_file = base.join(keys);
         }
+        if let Some(desk_keys) = file.desk_keys_file {
+            self.desk_keys_file = base.join(desk_keys);
+        }
         if let Some(g) = file.arrival_granularity {
             self.arrival_granularity = g;
         }
@@ -272,6 +280,7 @@ impl Config {
         env_override!("SEALDROP_LISTEN" => self.listen);
         env_override!("SEALDROP_DATA_DIR" => self.data_dir);
         env_override!("SEALDROP_KEYS_FILE" => self.keys_file);
+        env_override!("SEALDROP_DESK_KEYS_FILE" => self.desk_keys_file);
         env_override!("SEALDROP_ARRIVAL_GRANULARITY" => self.arrival_granularity);
         env_override!("SEALDROP_COMMIT_BATCH_MAX" => self.commit_batch_max);
         let l = &mut self.limits;
@@ -382,6 +391,14 @@ mod tests {
         config.apply_file(&path).unwrap();
         assert_eq!(config.listen, Listen::Unix("/run/sealdrop/s.sock".into()));
         assert_eq!(config.data_dir, dir.path().join("d"));
+        assert_eq!(config.desk_keys_file, PathBuf::from("keys/desk-keys.txt"));
+        let path = write(dir.path(), "desk_keys_file = \"pins/desks.txt\"\n");
+        config.apply_file(&path).unwrap();
+        assert_eq!(config.desk_keys_file, dir.path().join("pins/desks.txt"));
+        config
+            .apply_env(|name| (name == "SEALDROP_DESK_KEYS_FILE").then(|| "/x/d.txt".to_owned()))
+            .unwrap();
+        assert_eq!(config.desk_keys_file, PathBuf::from("/x/d.txt"));
         assert_eq!(config.limits.max_files, 3);
         // Unset limits keep their defaults.
         assert_eq!(config.limits.max_concurrent_uploads, 32);

@@ -11,6 +11,7 @@ use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
 use sealdrop::config::Config;
 use sealdrop::ops::export::{self, Selection};
+use sealdrop::ops::import_outbox;
 use sealdrop::ops::preflight::{check_data_dir, preflight};
 use sealdrop::ops::purge::{self, PurgeReport};
 use sealdrop::ops::{self, demo};
@@ -88,6 +89,17 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Import the outbox `sealdesk outbox` wrote: store its replies to sources and purge the
+    /// submissions it acknowledges. Only an outbox signed by a pinned desk key
+    /// (`desk_keys_file`) and newer than the last one from that desk is accepted; anything
+    /// else is refused whole. Safe to run while the server runs.
+    ImportOutbox {
+        /// The outbox file.
+        file: PathBuf,
+        /// The TOML config file naming the data directory and the pinned desk keys.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -125,6 +137,7 @@ fn run_cli() -> Result<()> {
             older_than,
             config,
         } => purge_command(config.as_deref(), ack.as_deref(), older_than),
+        Command::ImportOutbox { file, config } => import_outbox(config.as_deref(), &file),
     }
 }
 
@@ -269,6 +282,24 @@ fn purge_command(
         }
         _ => anyhow::bail!("give either --ack FILE or --older-than DAYS"),
     }
+    Ok(())
+}
+
+fn import_outbox(config_file: Option<&Path>, file: &Path) -> Result<()> {
+    let config = ops::existing_config(config_file)?;
+    let pinned = ops::desk_keys::load(&config.desk_keys_file)?;
+    let report =
+        import_outbox::import(&config.data_dir, &pinned, file).context("importing the outbox")?;
+    println!(
+        "Imported outbox {} from desk {}: {} reply(ies) stored; {} acknowledged submission(s) \
+         purged ({} blob file(s) deleted).",
+        report.sequence,
+        report.desk_fingerprint,
+        report.replies,
+        report.purge.purged,
+        report.purge.blobs_removed
+    );
+    report_ack_leftovers(&report.purge);
     Ok(())
 }
 

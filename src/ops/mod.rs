@@ -5,7 +5,9 @@
 //! they take the operator commands' lock (`store::lock`) while they work.
 
 pub mod demo;
+pub mod desk_keys;
 pub mod export;
+pub mod import_outbox;
 pub mod preflight;
 pub mod purge;
 pub mod serve;

@@ -56,20 +56,44 @@ pub fn purge_acked(data_dir: &Path, ids: &[String]) -> Result<PurgeReport, Purge
     let mut conn = open_existing_db(data_dir)?;
     let mut report = PurgeReport::default();
     delete(&mut conn, data_dir, &mut report, |tx, report| {
-        let mut state =
-            tx.prepare("SELECT export_seq IS NOT NULL FROM submissions WHERE id = ?1")?;
-        let mut targets = Vec::new();
-        for id in ids {
-            let mut rows = state.query([id])?;
-            match rows.next()? {
-                None => report.unknown.push(id.clone()),
-                Some(row) if row.get::<_, bool>(0)? => targets.push(id.clone()),
-                Some(_) => report.never_exported.push(id.clone()),
-            }
-        }
-        Ok(targets)
+        choose_acked(tx, ids, report)
     })?;
     Ok(report)
+}
+
+/// Which of the acknowledged `ids` may be purged: only those this server exported. The others
+/// go into `report` (never exported, or unknown) and are left alone.
+fn choose_acked(
+    tx: &Transaction,
+    ids: &[String],
+    report: &mut PurgeReport,
+) -> Result<Vec<String>, PurgeError> {
+    let mut state = tx.prepare("SELECT export_seq IS NOT NULL FROM submissions WHERE id = ?1")?;
+    let mut targets = Vec::new();
+    for id in ids {
+        let mut rows = state.query([id])?;
+        match rows.next()? {
+            None => report.unknown.push(id.clone()),
+            Some(row) if row.get::<_, bool>(0)? => targets.push(id.clone()),
+            Some(_) => report.never_exported.push(id.clone()),
+        }
+    }
+    Ok(targets)
+}
+
+/// The rows half of [`purge_acked`], for a caller that must purge inside its own write
+/// transaction (`import-outbox` records replies, the desk's sequence and the purge as one
+/// step). Deletes the acknowledged exported submissions' rows in `tx` and returns the blob
+/// files to remove once `tx` has committed, with [`remove_blob_files`].
+pub fn delete_acked_rows(
+    tx: &Transaction,
+    ids: &[String],
+    report: &mut PurgeReport,
+) -> Result<Vec<String>, PurgeError> {
+    let targets = choose_acked(tx, ids, report)?;
+    let blob_ids = delete_rows(tx, &targets)?;
+    report.purged = targets.len();
+    Ok(blob_ids)
 }
 
 /// Delete every submission that arrived before `cutoff`, exported or not: a retention limit
@@ -100,35 +124,51 @@ fn delete(
     report: &mut PurgeReport,
     choose: impl FnOnce(&Transaction, &mut PurgeReport) -> Result<Vec<String>, PurgeError>,
 ) -> Result<(), PurgeError> {
-    let dirs = BlobDirs::new(data_dir);
     // IMMEDIATE: take the write lock first, so what was chosen is what gets deleted.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let targets = choose(&tx, report)?;
-    let mut blob_ids = Vec::new();
-    {
-        let mut blobs_of = tx.prepare("SELECT id FROM blobs WHERE submission_id = ?1")?;
-        let mut remove = tx.prepare("DELETE FROM submissions WHERE id = ?1")?;
-        for id in &targets {
-            let mut rows = blobs_of.query([id])?;
-            while let Some(row) = rows.next()? {
-                let blob: String = row.get(0)?;
-                // Checked before it becomes a path: a tampered index must not delete other files.
-                if !is_id(&blob) {
-                    return Err(PurgeError::Damaged(format!(
-                        "submission {id} has a blob id that is not 32 lowercase hex digits"
-                    )));
-                }
-                blob_ids.push(blob);
-            }
-            // The blobs' rows go with it (ON DELETE CASCADE).
-            remove.execute([id])?;
-        }
-    }
+    let blob_ids = delete_rows(&tx, &targets)?;
     tx.commit()?;
     report.purged = targets.len();
+    remove_blob_files(conn, data_dir, &blob_ids, report)
+}
 
+/// Delete the rows of the submissions `targets` (their blobs' rows go with them) in `tx`;
+/// returns their blob ids, each checked before it may become a path.
+fn delete_rows(tx: &Transaction, targets: &[String]) -> Result<Vec<String>, PurgeError> {
+    let mut blob_ids = Vec::new();
+    let mut blobs_of = tx.prepare("SELECT id FROM blobs WHERE submission_id = ?1")?;
+    let mut remove = tx.prepare("DELETE FROM submissions WHERE id = ?1")?;
+    for id in targets {
+        let mut rows = blobs_of.query([id])?;
+        while let Some(row) = rows.next()? {
+            let blob: String = row.get(0)?;
+            // Checked before it becomes a path: a tampered index must not delete other files.
+            if !is_id(&blob) {
+                return Err(PurgeError::Damaged(format!(
+                    "submission {id} has a blob id that is not 32 lowercase hex digits"
+                )));
+            }
+            blob_ids.push(blob);
+        }
+        // The blobs' rows go with it (ON DELETE CASCADE).
+        remove.execute([id])?;
+    }
+    Ok(blob_ids)
+}
+
+/// After the transaction that deleted their rows committed: delete the blob files, fsync
+/// `blobs/`, and move the deletions out of the WAL. A crash before this leaves files no row
+/// owns, which the server's start-up removes.
+pub fn remove_blob_files(
+    conn: &Connection,
+    data_dir: &Path,
+    blob_ids: &[String],
+    report: &mut PurgeReport,
+) -> Result<(), PurgeError> {
+    let dirs = BlobDirs::new(data_dir);
     let mut failures = Vec::new();
-    for blob in &blob_ids {
+    for blob in blob_ids {
         match std::fs::remove_file(dirs.blob_path(blob)) {
             Ok(()) => report.blobs_removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
