@@ -139,6 +139,9 @@ pub struct Config {
     /// The pinned desk keys: the fingerprints of the desks whose outboxes `import-outbox`
     /// accepts, one per line (`ops::desk_keys`).
     pub desk_keys_file: PathBuf,
+    /// Most days a reply stays on the server after it is imported, whatever expiry the desk
+    /// asked for: what a seized server can hold for a source is bounded by the operator.
+    pub reply_keep_days: u32,
     /// How coarsely arrival is recorded.
     pub arrival_granularity: Granularity,
     pub limits: Limits,
@@ -157,6 +160,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             keys_file: PathBuf::from("keys/recipients.txt"),
             desk_keys_file: PathBuf::from("keys/desk-keys.txt"),
+            reply_keep_days: 30,
             arrival_granularity: Granularity::Day,
             limits: Limits::default(),
             abuse: Abuse::default(),
@@ -194,6 +198,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     keys_file: Option<PathBuf>,
     desk_keys_file: Option<PathBuf>,
+    reply_keep_days: Option<u32>,
     arrival_granularity: Option<Granularity>,
     limits: Option<Limits>,
     abuse: Option<Abuse>,
@@ -241,6 +246,9 @@ impl Config {
         if let Some(keys) = file.keys_file {
             self.keys_file = base.join(keys);
         }
+        if let Some(days) = file.reply_keep_days {
+            self.reply_keep_days = days;
+        }
         if let Some(desk_keys) = file.desk_keys_file {
             self.desk_keys_file = base.join(desk_keys);
         }
@@ -281,6 +289,7 @@ impl Config {
         env_override!("SEALDROP_DATA_DIR" => self.data_dir);
         env_override!("SEALDROP_KEYS_FILE" => self.keys_file);
         env_override!("SEALDROP_DESK_KEYS_FILE" => self.desk_keys_file);
+        env_override!("SEALDROP_REPLY_KEEP_DAYS" => self.reply_keep_days);
         env_override!("SEALDROP_ARRIVAL_GRANULARITY" => self.arrival_granularity);
         env_override!("SEALDROP_COMMIT_BATCH_MAX" => self.commit_batch_max);
         let l = &mut self.limits;
@@ -337,6 +346,9 @@ impl Config {
                 "limits.max_file_bytes",
                 "cannot be larger than limits.max_submission_bytes",
             );
+        }
+        if !(1..=366).contains(&self.reply_keep_days) {
+            return invalid("reply_keep_days", "must be from 1 to 366 days");
         }
         let a = &self.abuse;
         if a.max_connections < 16 {

@@ -503,3 +503,39 @@ fn the_desk_keys_file_refuses_secret_keys_and_malformed_lines() {
     std::fs::write(&pins, good).unwrap();
     s.import_ok(&path);
 }
+
+#[test]
+fn no_reply_is_kept_longer_than_the_operator_allows() {
+    let server = server();
+    std::fs::write(
+        &server.config,
+        "desk_keys_file = \"desk-keys.txt\"\nreply_keep_days = 7\n",
+    )
+    .unwrap();
+    let box_id = mailbox();
+    let mut long = server.reply(&box_id, "kept a week, not 300 days");
+    long.expires = in_days(300);
+    let short = Reply {
+        expires: in_days(3),
+        ..server.reply(&box_id, "asked for three days")
+    };
+    let file = server.outbox("keep.outbox", 1, &[], &[long.clone(), short.clone()]);
+    server.import_ok(&file);
+    let conn = db(&server.data);
+    let expiry = |id: &str| -> String {
+        conn.query_row("SELECT expires FROM replies WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        expiry(&long.id),
+        in_days(7).to_string(),
+        "cut to the operator's limit"
+    );
+    assert_eq!(
+        expiry(&short.id),
+        in_days(3).to_string(),
+        "a shorter wish is kept"
+    );
+}

@@ -288,8 +288,8 @@ fn purge_command(
 fn import_outbox(config_file: Option<&Path>, file: &Path) -> Result<()> {
     let config = ops::existing_config(config_file)?;
     let pinned = ops::desk_keys::load(&config.desk_keys_file)?;
-    let report =
-        import_outbox::import(&config.data_dir, &pinned, file).context("importing the outbox")?;
+    let report = import_outbox::import(&config.data_dir, &pinned, file, config.reply_keep_days)
+        .context("importing the outbox")?;
     println!(
         "Imported outbox {} from desk {}: {} reply(ies) stored; {} acknowledged submission(s) \
          purged ({} blob file(s) deleted).",

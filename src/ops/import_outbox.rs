@@ -34,6 +34,7 @@ use ed25519_dalek::VerifyingKey;
 use rusqlite::{params, TransactionBehavior};
 use sealdrop_bundle::outbox::{OutboxError, OutboxReader};
 use sealdrop_bundle::signing::format_fingerprint;
+use sealdrop_core::day::Date;
 use sealdrop_core::durable::sync_dir;
 use tempfile::TempPath;
 
@@ -94,12 +95,16 @@ pub enum ImportError {
 }
 
 /// Import the outbox at `outbox` into the data directory `data_dir`, accepting only one signed
-/// by a key in `pinned`. See the module's documentation for the order of operations.
+/// by a key in `pinned`. No reply is kept more than `keep_days` days from today, whatever
+/// expiry the desk asked for (the operator's `reply_keep_days`). See the module's documentation
+/// for the order of operations.
 pub fn import(
     data_dir: &Path,
     pinned: &[VerifyingKey],
     outbox: &Path,
+    keep_days: u32,
 ) -> Result<ImportReport, ImportError> {
+    let keep_until = Date::from_days(super::today().to_days() + i64::from(keep_days));
     let refused = |source| ImportError::Refused {
         path: outbox.to_owned(),
         source,
@@ -132,7 +137,12 @@ pub fn import(
         .manifest()
         .replies
         .iter()
-        .map(|r| (r.id.clone(), r.mailbox.clone(), r.expires.clone(), r.size))
+        .map(|r| {
+            // The reader has checked the date; one it could not read would expire at once.
+            let asked = Date::parse(&r.expires).unwrap_or(Date::from_days(0));
+            let expires = asked.min(keep_until).to_string();
+            (r.id.clone(), r.mailbox.clone(), expires, r.size)
+        })
         .collect();
 
     // 3. Stage each verified reply durably under incoming/ (deleted again if dropped).
