@@ -64,7 +64,7 @@ fn main() {
     let write_time = started.elapsed();
 
     let started = Instant::now();
-    let report = import_outbox::import(&data, &[desk.verifying_key()], &outbox).unwrap();
+    let report = import_outbox::import(&data, &[desk.verifying_key()], &outbox, 366).unwrap();
     let import_time = started.elapsed();
     assert_eq!(report.replies, count);
 
