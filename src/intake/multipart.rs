@@ -49,15 +49,17 @@ pub struct PartHead {
 
 /// The boundary named by a `multipart/form-data` Content-Type, if it is one and well-formed.
 pub fn boundary(content_type: &str) -> Option<String> {
-    let mut params = split_params(content_type);
-    let essence = params.next()?.trim();
+    let (essence, params) = parameters(content_type).ok()?;
     if !essence.eq_ignore_ascii_case("multipart/form-data") {
         return None;
     }
-    let boundary = params
-        .filter_map(|p| p.split_once('='))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("boundary"))
-        .map(|(_, value)| unquote(value.trim()))?;
+    let mut named = params
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("boundary"));
+    let boundary = named.next()?.1;
+    if named.next().is_some() {
+        return None;
+    }
     let allowed = |b: u8| b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&b);
     let ok = (1..=MAX_BOUNDARY).contains(&boundary.len())
         && boundary.bytes().all(allowed)
@@ -338,47 +340,98 @@ fn parse_headers(block: &[u8]) -> Result<PartHead, FormError> {
     Ok(head)
 }
 
-/// `form-data; name="..."; filename="..."`. Browsers percent-encode quotes and line breaks in
-/// names and send backslashes as they are, so a quoted value runs to the next quote.
+/// `form-data; name="..."; filename="..."`. Parameter names are case-insensitive; `name` and
+/// `filename` may each come once; others (`filename*` among them) are ignored, but must be
+/// well-formed too.
 fn parse_disposition(value: &str, head: &mut PartHead) -> Result<(), FormError> {
-    let mut params = split_params(value);
-    let kind = params.next().unwrap_or("").trim();
+    let (kind, params) = parameters(value)?;
     if !kind.eq_ignore_ascii_case("form-data") {
         return Err(FormError::Malformed("a part is not form-data"));
     }
-    for param in params {
-        let Some((name, raw)) = param.split_once('=') else {
+    for (name, value) in params {
+        let slot = if name.eq_ignore_ascii_case("name") {
+            &mut head.name
+        } else if name.eq_ignore_ascii_case("filename") {
+            &mut head.file_name
+        } else {
             continue;
-        };
-        let slot = match name.trim() {
-            n if n.eq_ignore_ascii_case("name") => &mut head.name,
-            n if n.eq_ignore_ascii_case("filename") => &mut head.file_name,
-            _ => continue,
         };
         if slot.is_some() {
             return Err(FormError::Malformed("a part names a parameter twice"));
         }
-        *slot = Some(unquote(raw.trim()).to_owned());
+        *slot = Some(value.to_owned());
     }
     Ok(())
 }
 
-/// Split a header value at semicolons that are not inside quotes.
-fn split_params(value: &str) -> impl Iterator<Item = &str> {
-    let mut quoted = false;
-    value.split(move |c| {
-        if c == '"' {
-            quoted = !quoted;
+/// A header value's leading token (`form-data`, `multipart/form-data`) and its parameters,
+/// `; name=value` each (RFC 7578, 2183, 9110): the name a token, the value a token or a
+/// quoted string, spaces and tabs allowed around `;` and `=`, empty parameters skipped.
+///
+/// Browsers do not escape in quoted strings (HTML's form encoding): they send a quote in a
+/// name as `%22`, CR and LF as `%0D` and `%0A`, and a backslash as it is. So a backslash here
+/// is an ordinary character and a quoted string ends at the very next quote, which must be
+/// followed by the end or a `;`. Anything else is an error, never a guess.
+fn parameters(value: &str) -> Result<(&str, Vec<(&str, &str)>), FormError> {
+    let token_len = |s: &str| s.find(|c: char| !is_tchar(c)).unwrap_or(s.len());
+    let (first, mut rest) = value.split_once(';').unwrap_or((value, ""));
+    let first = first.trim_matches([' ', '\t']);
+    let essence_ok = !first.is_empty() && first.chars().all(|c| is_tchar(c) || c == '/');
+    if !essence_ok {
+        return Err(FormError::Malformed(
+            "a header value does not start with a token",
+        ));
+    }
+    let mut params = Vec::new();
+    loop {
+        rest = ows(rest);
+        if rest.is_empty() {
+            return Ok((first, params));
         }
-        c == ';' && !quoted
-    })
+        if let Some(after) = rest.strip_prefix(';') {
+            rest = after;
+            continue;
+        }
+        let (name, after) = rest.split_at(token_len(rest));
+        if name.is_empty() {
+            return Err(FormError::Malformed("a parameter name is not a token"));
+        }
+        let after = ows(after)
+            .strip_prefix('=')
+            .ok_or(FormError::Malformed("a parameter has no value"))?;
+        let after = ows(after);
+        let (value, after) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"').ok_or(FormError::Malformed(
+                "a quoted parameter value is not closed",
+            ))?;
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let (token, after) = after.split_at(token_len(after));
+            if token.is_empty() {
+                return Err(FormError::Malformed(
+                    "a parameter value is neither a token nor a quoted string",
+                ));
+            }
+            (token, after)
+        };
+        params.push((name, value));
+        rest = ows(after);
+        if !rest.is_empty() {
+            rest = rest.strip_prefix(';').ok_or(FormError::Malformed(
+                "a parameter value is followed by more than a semicolon",
+            ))?;
+        }
+    }
 }
 
-fn unquote(value: &str) -> &str {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
+/// `s` less its leading spaces and tabs.
+fn ows(s: &str) -> &str {
+    s.trim_start_matches([' ', '\t'])
+}
+
+/// A token character (RFC 9110): visible ASCII but for separators.
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 /// A content type's `type/subtype`, lower-cased, if it is made of token characters.
@@ -623,6 +676,80 @@ mod tests {
         }
     }
 
+    fn disposition(value: &str) -> Result<(Option<String>, Option<String>), FormError> {
+        let mut head = PartHead::default();
+        parse_disposition(value, &mut head)?;
+        Ok((head.name.take(), head.file_name.take()))
+    }
+
+    #[test]
+    fn dispositions_as_browsers_send_them_are_read() {
+        let named = |name: &str, file: Option<&str>| Ok((Some(name.into()), file.map(Into::into)));
+        let cases = [
+            (
+                " form-data; name=\"files\"; filename=\"a.jpg\"",
+                named("files", Some("a.jpg")),
+            ),
+            (
+                " Form-Data;NAME=\"m\" ;\tFileName = \"x\" ",
+                named("m", Some("x")),
+            ),
+            (
+                " form-data; name=files; filename=a.jpg",
+                named("files", Some("a.jpg")),
+            ),
+            // Backslashes are not escapes: browsers send them as they are.
+            (" form-data; name=\"a\\b\\\"", named("a\\b\\", None)),
+            (
+                " form-data; name=\"f\"; filename=\"C:\\x\\\"",
+                named("f", Some("C:\\x\\")),
+            ),
+            // A semicolon inside quotes is part of the value, even one that looks like more.
+            (
+                " form-data; name=\"f\"; filename=\"a; filename=b\"",
+                named("f", Some("a; filename=b")),
+            ),
+            (" form-data; name=\"\"", named("", None)),
+            (
+                " form-data; name=\"x\"; filename*=UTF-8''%D1%84.jpg",
+                named("x", None),
+            ),
+            (" form-data; name=\"x\"; other=\"y\";", named("x", None)),
+        ];
+        for (value, want) in cases {
+            assert_eq!(disposition(value), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_disposition_parameters_are_errors_not_guesses() {
+        let accepted = [
+            " form-data; name=\"f\"; filename=\"\"x",
+            " form-data; name=a b",
+            " form-data; name=\"f\"; filename=a; filename=b",
+            " form-data; name=\"f\"; FILENAME=\"a\"; filename=\"b\"",
+            " form-data; name=\"f\"; filename=\"a",
+            " form-data; name=\"f\"; filename=a\"",
+            " form-data; name=\"f\"; filename=\"a\"b\"",
+            " form-data; name=\"f\"; filename=a\"; filename=\"b",
+            " form-data; name=\"f\" \"g\"",
+            " form-data; name=",
+            " form-data; name",
+            " form-data; =x",
+            " form-data; name=\"f\"; filename=a/b",
+            " form-data; na me=\"f\"",
+            " form-data name=\"f\"",
+        ]
+        .into_iter()
+        .filter_map(|value| {
+            let result = disposition(value);
+            let refused = matches!(result, Err(FormError::Malformed(_)));
+            (!refused).then(|| format!("{value:?}: {result:?}"))
+        })
+        .collect::<Vec<_>>();
+        assert!(accepted.is_empty(), "accepted:\n{}", accepted.join("\n"));
+    }
+
     #[test]
     fn preamble_padding_and_epilogue_are_ignored() {
         let body = format!(
@@ -650,6 +777,11 @@ mod tests {
             "multipart/form-data; boundary=",
             "multipart/form-data; boundary=\"ends with space \"",
             "multipart/form-data; boundary=bad\r\nheader",
+            "multipart/form-data; boundary=\"abc",
+            "multipart/form-data; boundary=abc\"",
+            "multipart/form-data; boundary=a b",
+            "multipart/form-data; boundary=abc; boundary=abd",
+            "multipart/form-data; boundary=\"a\"; x=\"b; boundary=c\"; boundary=d",
             &format!("multipart/form-data; boundary={}", "x".repeat(71)),
         ] {
             assert_eq!(boundary(bad), None, "{bad:?}");
