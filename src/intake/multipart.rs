@@ -112,6 +112,7 @@ where
     /// Move to the next part and read its headers; `None` after the last part. Whatever was
     /// left unread of the current part is skipped.
     pub async fn next_part(&mut self) -> Result<Option<PartHead>, FormError> {
+        let first = matches!(self.state, State::Preamble);
         // How long the boundary line `pending` starts with is, up to the boundary's end.
         let boundary_len = loop {
             match self.state {
@@ -137,6 +138,11 @@ where
         self.fill_to(boundary_len + 2).await?;
         let _ = self.pending.split_to(boundary_len);
         if self.pending.starts_with(b"--") {
+            if first {
+                return Err(FormError::Malformed(
+                    "the form closes before its first part",
+                ));
+            }
             self.state = State::End;
             return Ok(None);
         }
@@ -751,6 +757,24 @@ mod tests {
     }
 
     #[test]
+    fn a_form_that_opens_with_its_closing_boundary_is_malformed() {
+        for body in [
+            format!("--{B}--"),
+            format!("--{B}--\r\n"),
+            format!("a preamble\r\n--{B}--\r\nan epilogue"),
+        ] {
+            for size in [1, 3, body.len()] {
+                let pieces = body.as_bytes().chunks(size).map(Bytes::copy_from_slice);
+                let result = read_all(pieces.collect(), u64::MAX);
+                assert!(
+                    matches!(result, Err(FormError::Malformed(_))),
+                    "{body:?} in pieces of {size}: {result:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn preamble_padding_and_epilogue_are_ignored() {
         let body = format!(
             "a preamble\r\n--{B} \t\r\nContent-Disposition: form-data; name=\"m\"\r\n\r\nhi\r\n\
@@ -920,6 +944,15 @@ mod tests {
         for round in 0..4000 {
             let (body, expected) = random_form(&mut rng);
             let pieces = random_pieces(&mut rng, &body);
+            if expected.is_empty() {
+                // A form of no parts at all is not one.
+                let result = read_all(pieces, body.len() as u64);
+                assert!(
+                    matches!(result, Err(FormError::Malformed(_))),
+                    "round {round}: {result:?}"
+                );
+                continue;
+            }
             let parts = read_all(pieces, body.len() as u64).unwrap_or_else(|e| {
                 panic!(
                     "round {round}: {e} for {:?}",
