@@ -89,6 +89,10 @@ pub struct FormReader<S> {
     received: u64,
     limit: u64,
     state: State,
+    /// Bytes of the body searched, and copied onto a block, while reading header blocks: a
+    /// measure of that work that tests can hold to linear.
+    #[cfg(test)]
+    header_work: usize,
 }
 
 impl<S, E> FormReader<S>
@@ -106,6 +110,8 @@ where
             received: 0,
             limit,
             state: State::Preamble,
+            #[cfg(test)]
+            header_work: 0,
         }
     }
 
@@ -218,22 +224,60 @@ where
     }
 
     /// A part's header lines, up to and including the blank line that ends them.
+    ///
+    /// Linear in the block's length whatever pieces it comes in: each piece is searched once
+    /// (with the last three bytes before it, for an end split between pieces) and copied
+    /// once, onto a block reserved once up to the bound (while it holds no header bytes yet, so
+    /// that no reallocation leaves a copy of them behind in freed memory).
     async fn header_block(&mut self) -> Result<Zeroizing<Vec<u8>>, FormError> {
+        const END: &[u8] = b"\r\n\r\n";
+        // The boundary line's CRLF starts the block, so that "no headers at all" (the blank
+        // line at once) is found as an ordinary end. It is taken off on the way out.
+        let mut block = Zeroizing::new(b"\r\n".to_vec());
         loop {
-            // No headers at all: the blank line comes at once.
-            let end = if self.pending.starts_with(b"\r\n") {
-                Some(0)
-            } else {
-                memmem::find(&self.pending, b"\r\n\r\n").map(|at| at + 2)
-            };
-            if let Some(end) = end.filter(|&end| end <= MAX_HEADER_BYTES) {
-                let block = Zeroizing::new(self.pending.split_to(end).to_vec());
-                let _ = self.pending.split_to(2);
+            let taken = block.len();
+            // Where the end finishes, counted from the start of `block` followed by `pending`.
+            let straddling = (1..END.len())
+                .rev()
+                .find(|&k| block.ends_with(&END[..k]) && self.pending.starts_with(&END[k..]))
+                .map(|k| taken - k + END.len());
+            let end = straddling
+                .or_else(|| memmem::find(&self.pending, END).map(|at| taken + at + END.len()));
+            #[cfg(test)]
+            {
+                self.header_work += end.map_or(self.pending.len(), |end| end - taken);
+            }
+            if let Some(end) = end {
+                // The lines end with the first CRLF of the end; the second is the blank line.
+                let lines = end - 2;
+                if lines - 2 > MAX_HEADER_BYTES {
+                    return Err(FormError::Malformed("a part's headers are too long"));
+                }
+                if lines <= taken {
+                    block.truncate(lines);
+                } else {
+                    block.extend_from_slice(&self.pending[..lines - taken]);
+                    #[cfg(test)]
+                    {
+                        self.header_work += lines - taken;
+                    }
+                }
+                let _ = self.pending.split_to(end - taken);
+                block.drain(..2);
                 return Ok(block);
             }
-            if self.pending.len() > MAX_HEADER_BYTES + 2 {
+            if taken - 2 + self.pending.len() > MAX_HEADER_BYTES + 2 {
                 return Err(FormError::Malformed("a part's headers are too long"));
             }
+            if taken == 2 {
+                block.reserve_exact(MAX_HEADER_BYTES + 4);
+            }
+            block.extend_from_slice(&self.pending);
+            #[cfg(test)]
+            {
+                self.header_work += self.pending.len();
+            }
+            self.pending = Bytes::new();
             if !self.append_next().await? {
                 return Err(FormError::Truncated);
             }
@@ -254,7 +298,8 @@ where
     ///
     /// When `pending` is empty (nearly always) the buffer is taken as it is. Otherwise the
     /// two are joined, which copies: that happens only after a buffer ended in what looked
-    /// like the start of a delimiter, or while reading headers.
+    /// like the start of a delimiter, or within the few bytes of a boundary line. (Header
+    /// blocks are gathered by [`Self::header_block`] itself, without joining.)
     async fn append_next(&mut self) -> Result<bool, FormError> {
         let Some(next) = self.next_chunk().await? else {
             return Ok(false);
@@ -770,6 +815,60 @@ mod tests {
                     matches!(result, Err(FormError::Malformed(_))),
                     "{body:?} in pieces of {size}: {result:?}"
                 );
+            }
+        }
+    }
+
+    /// A part whose header block (its lines, without the blank line) is `len` bytes long.
+    fn form_with_headers_of(len: usize) -> Vec<u8> {
+        let mut head = "Content-Disposition: form-data; name=\"m\"\r\n".to_owned();
+        for _ in 0..MAX_HEADERS - 2 {
+            head.push_str(&format!("X-Pad: {}\r\n", "y".repeat(1000)));
+        }
+        let rest = len - head.len() - "X-End: \r\n".len();
+        head.push_str(&format!("X-End: {}\r\n", "y".repeat(rest)));
+        assert_eq!(head.len(), len);
+        format!("--{B}\r\n{head}\r\nhi\r\n--{B}--").into_bytes()
+    }
+
+    #[test]
+    fn headers_in_one_byte_pieces_take_linear_work() {
+        let body = form_with_headers_of(MAX_HEADER_BYTES);
+        let pieces = body.iter().map(|&b| Bytes::copy_from_slice(&[b])).collect();
+        let mut form = FormReader::new(Pieces(pieces), B, u64::MAX);
+        let started = std::time::Instant::now();
+        let head = block_on(form.next_part()).unwrap().unwrap();
+        let took = started.elapsed();
+        assert_eq!(head.name.as_deref(), Some("m"));
+        eprintln!(
+            "{MAX_HEADER_BYTES} bytes of headers in 1-byte pieces: {took:?}, {} bytes of work",
+            form.header_work
+        );
+        assert!(
+            form.header_work <= 4 * MAX_HEADER_BYTES,
+            "{} bytes searched and copied for {MAX_HEADER_BYTES} bytes of headers",
+            form.header_work
+        );
+    }
+
+    #[test]
+    fn headers_read_the_same_in_pieces_of_every_size_up_to_the_limit() {
+        for len in [MAX_HEADER_BYTES - 1, MAX_HEADER_BYTES, MAX_HEADER_BYTES + 1] {
+            let body = form_with_headers_of(len);
+            for size in (1..=70).chain([1000, 1460, 4096, 16 * 1024, body.len()]) {
+                let pieces = body.chunks(size).map(Bytes::copy_from_slice).collect();
+                let result = read_all(pieces, u64::MAX);
+                if len > MAX_HEADER_BYTES {
+                    assert!(
+                        matches!(result, Err(FormError::Malformed(_))),
+                        "{len} in pieces of {size}: {result:?}"
+                    );
+                } else {
+                    let parts = result.unwrap_or_else(|e| panic!("{len} in {size}: {e}"));
+                    assert_eq!(parts.len(), 1, "{len} in pieces of {size}");
+                    assert_eq!(parts[0].name.as_deref(), Some("m"));
+                    assert_eq!(parts[0].content, b"hi");
+                }
             }
         }
     }
