@@ -415,6 +415,9 @@ fn parse_disposition(value: &str, head: &mut PartHead) -> Result<(), FormError> 
     Ok(())
 }
 
+/// A parameter's name and its value (unquoted).
+type Parameter<'a> = (&'a str, &'a str);
+
 /// A header value's leading token (`form-data`, `multipart/form-data`) and its parameters,
 /// `; name=value` each (RFC 7578, 2183, 9110): the name a token, the value a token or a
 /// quoted string, spaces and tabs allowed around `;` and `=`, empty parameters skipped.
@@ -423,7 +426,7 @@ fn parse_disposition(value: &str, head: &mut PartHead) -> Result<(), FormError> 
 /// name as `%22`, CR and LF as `%0D` and `%0A`, and a backslash as it is. So a backslash here
 /// is an ordinary character and a quoted string ends at the very next quote, which must be
 /// followed by the end or a `;`. Anything else is an error, never a guess.
-fn parameters(value: &str) -> Result<(&str, Vec<(&str, &str)>), FormError> {
+fn parameters(value: &str) -> Result<(&str, Vec<Parameter<'_>>), FormError> {
     let token_len = |s: &str| s.find(|c: char| !is_tchar(c)).unwrap_or(s.len());
     let (first, mut rest) = value.split_once(';').unwrap_or((value, ""));
     let first = first.trim_matches([' ', '\t']);
