@@ -102,6 +102,13 @@ enum Command {
     },
 }
 
+/// Every freed block is wiped, whoever allocated it (hyper, age, serde_json): see
+/// `sealdrop_core::wiping_alloc` and "Plaintext in memory" in docs/ARCHITECTURE.md.
+#[cfg(not(feature = "no-wiping-allocator"))]
+#[global_allocator]
+static ALLOC: sealdrop_core::wiping_alloc::WipingAllocator =
+    sealdrop_core::wiping_alloc::WipingAllocator::new();
+
 fn main() -> std::process::ExitCode {
     sealdrop_core::cli::finish(run_cli())
 }

@@ -272,6 +272,12 @@ where
     }
 }
 
+/// Every freed block is wiped, whoever allocated it (age, serde_json, the bundle reader): see
+/// `sealdrop_core::wiping_alloc` and "Plaintext in memory" in docs/ARCHITECTURE.md.
+#[global_allocator]
+static ALLOC: sealdrop_core::wiping_alloc::WipingAllocator =
+    sealdrop_core::wiping_alloc::WipingAllocator::new();
+
 fn main() -> std::process::ExitCode {
     sealdrop_core::cli::finish(run_cli())
 }
