@@ -67,6 +67,24 @@ pub unsafe fn wipe(ptr: *mut u8, len: usize) {
     }
 }
 
+/// How much of its stack [`wipe_stack`] clears below the caller's frame.
+pub const STACK_WIPE_BYTES: usize = 256 * 1024;
+
+/// Zero the [`STACK_WIPE_BYTES`] of stack below the caller's frame, where deeper calls that have
+/// returned left their locals: plaintext that the allocator never sees (SIMD loads that `memchr`
+/// spills while scanning a part's headers, a cipher's block on the stack). Call it from a
+/// shallow frame when the deep work is done: the server's runtime calls it each time a worker
+/// thread goes idle, and an upload's sealing thread when the upload ends.
+///
+/// The thread's stack must have this much room below the caller (tokio's threads have 2 MiB).
+#[inline(never)]
+pub fn wipe_stack() {
+    let mut scratch = [0u8; STACK_WIPE_BYTES];
+    // SAFETY: `scratch` is a local of that many bytes.
+    unsafe { wipe(scratch.as_mut_ptr(), scratch.len()) };
+    std::hint::black_box(&mut scratch);
+}
+
 /// Wraps an allocator so that every block is wiped before it is handed back to it.
 pub struct Wiping<A>(A);
 
@@ -168,6 +186,17 @@ mod tests {
 
     fn fill(ptr: *mut u8, len: usize, byte: u8) {
         unsafe { std::ptr::write_bytes(ptr, byte, len) };
+    }
+
+    #[test]
+    fn wipe_stack_runs_on_a_small_thread() {
+        // Enough room for the scratch and a little more: it must not need more than it says.
+        std::thread::Builder::new()
+            .stack_size(STACK_WIPE_BYTES + 128 * 1024)
+            .spawn(wipe_stack)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
