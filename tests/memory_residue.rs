@@ -159,3 +159,150 @@ fn no_marker_of_past_tips_is_left_in_the_servers_memory() {
     // The tips were stored (and so the markers did pass through the server).
     assert_eq!(setup.submissions().len(), sizes.len());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The desk
+
+/// `sealdesk` is a command that exits when it is done, so there is no long-lived process to read.
+/// Instead strace holds it at its final `exit_group` for a while: `main` has returned, every
+/// destructor has run, and all its memory is still there to be read, which is the moment an
+/// attacker who could read a finished process's memory would see.
+fn desk_memory_at_exit(
+    root: &std::path::Path,
+    ws: &std::path::Path,
+    args: &[&str],
+    prefix: &str,
+) -> (BTreeMap<String, String>, String) {
+    use std::process::{Command, Stdio};
+    let mut strace = Command::new("strace")
+        .args(["-o", "/dev/null", "-e", "trace=exit_group"])
+        .args(["-e", "inject=exit_group:delay_enter=30000000"])
+        .arg(sealdesk_bin())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", root)
+        .env("TMPDIR", root)
+        .env("SEALDESK_WORKSPACE", ws)
+        .env("COLUMNS", "200")
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace (apt-get install strace)");
+    let children = format!("/proc/{0}/task/{0}/children", strace.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let pid: u32 = loop {
+        let text = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            let syscall =
+                std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+            // exit_group: 231 on x86_64, 94 on aarch64.
+            if syscall.starts_with("231 ") || syscall.starts_with("94 ") {
+                break pid.parse().unwrap();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sealdesk {args:?} did not reach its exit"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let found = scan(pid, prefix);
+    // Killing strace lets sealdesk finish its exit.
+    let _ = strace.kill();
+    let out = strace.wait_with_output().unwrap();
+    (found, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn no_marker_is_left_in_sealdesks_memory_when_show_and_search_end() {
+    use std::process::Command;
+    let desk_dir = tempfile::Builder::new()
+        .prefix("sealdesk-residue-")
+        .tempdir()
+        .unwrap();
+    let root = desk_dir.path();
+    let identity = root.join("identity.txt");
+    let ws = root.join("workspace");
+    let desk = |args: &[&str]| {
+        let out = Command::new(sealdesk_bin())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", root)
+            .env("TMPDIR", root)
+            .env("SEALDESK_WORKSPACE", &ws)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sealdesk {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let recipient = desk(&[
+        "keygen",
+        "--out",
+        identity.to_str().unwrap(),
+        "--no-passphrase",
+    ]);
+
+    let setup = Setup::new();
+    std::fs::write(&setup.keys_file, recipient.trim()).unwrap();
+    let server = setup.start();
+    let markers = Markers::new();
+    for tip in 0..2 {
+        let form = Multipart::new()
+            .text(
+                "message",
+                &format!("The report {}: see attached.", markers.marker('m', tip)),
+            )
+            .text("contact", &format!("Signal {}", markers.marker('c', tip)))
+            .file(
+                "files",
+                &format!("evidence-{}.bin", markers.marker('n', tip)),
+                "application/octet-stream",
+                &markers.file('b', 64 << 10),
+            );
+        server
+            .post("/submit", &form)
+            .assert_page(200, "Received. Thank you.");
+    }
+    let ids: Vec<String> = setup.submissions().into_iter().map(|r| r.id).collect();
+    let fingerprint = setup.run(&["fingerprint"]).stdout.trim().to_owned();
+    let bundle = root.join("export.sdb");
+    assert!(setup
+        .run(&["export", "--out", bundle.to_str().unwrap()])
+        .status
+        .success());
+    let recipients = root.join("recipients.txt");
+    std::fs::write(&recipients, &recipient).unwrap();
+    desk(&[
+        "init",
+        "--identity",
+        identity.to_str().unwrap(),
+        "--recipients",
+        recipients.to_str().unwrap(),
+        "--server-key",
+        &fingerprint,
+    ]);
+    desk(&["import", bundle.to_str().unwrap()]);
+
+    for args in [vec!["show", &ids[0][..8]], vec!["search", "report"]] {
+        let (found, stdout) = desk_memory_at_exit(root, &ws, &args, &markers.prefix);
+        assert!(
+            stdout.contains(&markers.prefix),
+            "sealdesk {args:?} showed no report, so the test proves nothing: {stdout}"
+        );
+        eprintln!("sealdesk {args:?} at its exit: {}", report(&found));
+        assert!(
+            found.is_empty(),
+            "plaintext left in sealdesk's memory after {args:?}: {}",
+            report(&found)
+        );
+    }
+}

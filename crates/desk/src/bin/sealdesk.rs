@@ -274,6 +274,7 @@ where
 
 /// Every freed block is wiped, whoever allocated it (age, serde_json, the bundle reader): see
 /// `sealdrop_core::wiping_alloc` and "Plaintext in memory" in docs/ARCHITECTURE.md.
+#[cfg(not(feature = "no-wiping-allocator"))]
 #[global_allocator]
 static ALLOC: sealdrop_core::wiping_alloc::WipingAllocator =
     sealdrop_core::wiping_alloc::WipingAllocator::new();
