@@ -27,6 +27,10 @@
 //! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 5) and medians are
 //! reported, since this machine's disk speed drifts from minute to minute.
 //!
+//! The wiping allocator's cost: run the same parts again with
+//! `cargo bench --bench intake --features no-wiping-allocator` (the server built without it; the
+//! harness itself, a client and the age-alone baseline, never installs it) and compare.
+//!
 //! Settings: BENCH_UPLOAD_MIB (default 1024), BENCH_TIPS_SECS (default 5), BENCH_DIR (default
 //! target/bench, on the same disk as the build), BENCH_ONLY (tips, large or memory: run one part).
 

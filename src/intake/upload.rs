@@ -103,14 +103,17 @@ impl SealTarget {
         let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_DEPTH);
         let target = self.clone();
         let worker = tokio::task::spawn_blocking(move || {
-            target.seal_with(|sealer| loop {
+            let sealed = target.seal_with(|sealer| loop {
                 match rx.blocking_recv() {
                     Some(Msg::Chunk(chunk)) => sealer.write(&chunk)?,
                     Some(Msg::Finish) => return Ok(()),
                     // The request was dropped: the blob's Drop deletes the partial file.
                     None => return Err(UploadError::WorkerLost),
                 }
-            })
+            });
+            // The cipher worked on this thread's stack; blocking threads never park.
+            sealdrop_core::wiping_alloc::wipe_stack();
+            sealed
         });
         BlobUpload { tx, worker }
     }

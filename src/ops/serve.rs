@@ -82,7 +82,13 @@ where
     signing::load_or_create(&config.data_dir).map_err(ServeError::SigningKey)?;
     let mut config = config;
     fit_connections_to_descriptors(&mut config);
-    let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Runtime)?;
+    // Each time a worker goes idle it clears the stack its requests ran on: plaintext left in
+    // returned frames is not the allocator's to wipe (docs/ARCHITECTURE.md, "Plaintext in memory").
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(sealdrop_core::wiping_alloc::wipe_stack)
+        .build()
+        .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
         let shutdown = shutdown();
         let listener =

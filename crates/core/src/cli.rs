@@ -2,6 +2,27 @@
 
 use std::process::ExitCode;
 
+/// Make this process leave no copy of its memory behind: no core dump (`RLIMIT_CORE` 0, soft and
+/// hard, so it cannot be raised again) and, on Linux, not dumpable (`PR_SET_DUMPABLE` 0), which
+/// also forbids `ptrace` and reading `/proc/PID/mem` to other processes of the same user (root,
+/// or anyone with `CAP_SYS_PTRACE`, still can). Both binaries call this first thing in `main`,
+/// so the guarantee does not depend on the systemd unit's `LimitCORE=0`.
+///
+/// The dumpable flag is reset by `execve`; the core limit is inherited by children.
+pub fn no_core_dumps() -> std::io::Result<()> {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    )?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
+    Ok(())
+}
+
 /// Print `result`'s error, if any, as `error: ...` followed by each cause in its chain, and no
 /// backtrace (even with RUST_BACKTRACE set); then exit 1.
 ///
@@ -28,6 +49,31 @@ pub fn report(error: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_core_dumps_sets_the_core_limit_to_zero_and_clears_dumpable() {
+        // Harmless for the test process: it only loses its core dumps.
+        no_core_dumps().unwrap();
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Core);
+        assert_eq!((limit.current, limit.maximum), (Some(0), Some(0)));
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            rustix::process::dumpable_behavior().unwrap(),
+            rustix::process::DumpableBehavior::NotDumpable
+        );
+        // The hard limit is 0: nothing in the process can raise it again.
+        let raise = rustix::process::setrlimit(
+            rustix::process::Resource::Core,
+            rustix::process::Rlimit {
+                current: Some(1 << 20),
+                maximum: Some(1 << 20),
+            },
+        );
+        // Root keeps CAP_SYS_RESOURCE and may raise it; anyone else may not.
+        if !rustix::process::geteuid().is_root() {
+            assert!(raise.is_err());
+        }
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("cannot read the recipients file keys.txt")]

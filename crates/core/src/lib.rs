@@ -15,6 +15,7 @@ pub mod keys;
 pub mod migrate;
 pub mod padme;
 pub mod wiped;
+pub mod wiping_alloc;
 
 pub use envelope::{AttachmentInfo, Envelope};
 pub use id::{is_id, new_id, BlobKind};

@@ -272,7 +272,19 @@ where
     }
 }
 
+/// Every freed block is wiped, whoever allocated it (age, serde_json, the bundle reader): see
+/// `sealdrop_core::wiping_alloc` and "Plaintext in memory" in docs/ARCHITECTURE.md.
+#[cfg(not(feature = "no-wiping-allocator"))]
+#[global_allocator]
+static ALLOC: sealdrop_core::wiping_alloc::WipingAllocator =
+    sealdrop_core::wiping_alloc::WipingAllocator::new();
+
 fn main() -> std::process::ExitCode {
+    // First, before any plaintext exists: no core dump, and no same-user ptrace or /proc/PID/mem.
+    if let Err(e) = sealdrop_core::cli::no_core_dumps() {
+        eprintln!("error: cannot turn core dumps off\n  because: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     sealdrop_core::cli::finish(run_cli())
 }
 
