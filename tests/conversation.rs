@@ -6,7 +6,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use common::{exchange, files_under, random_hex, Multipart, Response, Setup};
 use sealdrop_core::codename::{Codename, DerivationGate, Derived};
