@@ -31,16 +31,32 @@ pub enum DeskKeysError {
         "{path} line {line} is not UTF-8 text; write the fingerprint as `sealdesk init` prints it"
     )]
     NotText { path: PathBuf, line: usize },
+    #[error("{path} is larger than {max} bytes; a desk-keys file holds one fingerprint a line, so check that it names the right file")]
+    TooLarge { path: PathBuf, max: u64 },
     #[error("{path} pins no desk key, so no outbox can be imported. Add the fingerprint `sealdesk init` printed on the desk, taken over a channel you trust (in person, read aloud)")]
     Empty { path: PathBuf },
 }
 
+/// Most bytes a desk-keys file may hold: about a thousand fingerprints with comments.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
 /// Read and check the pinned desk keys file at `path`.
 pub fn load(path: &Path) -> Result<Vec<VerifyingKey>, DeskKeysError> {
-    let bytes = std::fs::read(path).map_err(|source| DeskKeysError::Read {
+    use std::io::Read;
+    let read_err = |source| DeskKeysError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(DeskKeysError::TooLarge {
+            path: path.to_owned(),
+            max: MAX_FILE_BYTES,
+        });
+    }
     parse(path, &bytes)
 }
 
@@ -122,5 +138,13 @@ mod tests {
         assert!(err.to_string().contains("line 3"), "{err}");
         let err = parse(p, b"# nothing yet\n\n").unwrap_err();
         assert!(matches!(err, DeskKeysError::Empty { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_without_reading_it_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("desk-keys.txt");
+        std::fs::write(&path, "# padding\n".repeat(10_000)).unwrap();
+        assert!(matches!(load(&path), Err(DeskKeysError::TooLarge { .. })));
     }
 }
