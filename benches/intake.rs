@@ -27,12 +27,14 @@
 //! Baseline and measurement alternate over BENCH_ROUNDS rounds (default 5) and medians are
 //! reported, since this machine's disk speed drifts from minute to minute.
 //!
-//! The wiping allocator's cost: run the same parts again with
-//! `cargo bench --bench intake --features no-wiping-allocator` (the server built without it; the
-//! harness itself, a client and the age-alone baseline, never installs it) and compare.
+//! - allocator: the wiping global allocator's cost. The benchmark builds a second server with
+//!   `--features no-wiping-allocator` (never for production) into target/allocator-baseline, then
+//!   small tips per second and one large upload's time alternate between the two servers, round
+//!   by round; it prints both medians and the ratio (target: at most 10% slower).
 //!
 //! Settings: BENCH_UPLOAD_MIB (default 1024), BENCH_TIPS_SECS (default 5), BENCH_DIR (default
-//! target/bench, on the same disk as the build), BENCH_ONLY (tips, large or memory: run one part).
+//! target/bench, on the same disk as the build), BENCH_ONLY (tips, large, conversation, flood, memory or
+//! allocator: run one part).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -66,12 +68,21 @@ impl Drop for Server {
 
 impl Server {
     fn start(dir: &Path, name: &str, extra_env: &[(&str, &str)]) -> Server {
+        Server::start_binary(
+            Path::new(env!("CARGO_BIN_EXE_sealdrop")),
+            dir,
+            name,
+            extra_env,
+        )
+    }
+
+    fn start_binary(binary: &Path, dir: &Path, name: &str, extra_env: &[(&str, &str)]) -> Server {
         let data_dir = dir.join(name);
         std::fs::create_dir_all(&data_dir).unwrap();
         let keys = dir.join(format!("{name}-recipients.txt"));
         let id = age::x25519::Identity::generate();
         std::fs::write(&keys, format!("{}\n", id.to_public())).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealdrop"));
+        let mut cmd = Command::new(binary);
         cmd.arg("serve")
             .env("SEALDROP_LISTEN", "127.0.0.1:0")
             .env("SEALDROP_DATA_DIR", &data_dir)
@@ -301,6 +312,9 @@ fn main() {
     }
     if run("flood") {
         flood_report(&dir, secs, rounds);
+    }
+    if run("allocator") {
+        allocator_report(&dir, secs, mib, rounds);
     }
     if run("memory") {
         memory_report(&dir, 4, mib);
@@ -721,6 +735,96 @@ fn large_upload_report(dir: &Path, mib: u64, rounds: usize) {
         mib as f64 / c,
         list(&ceiling),
         c / o,
+    );
+}
+
+/// The same server built without the wiping allocator, for the allocator part. Built by cargo
+/// into its own target directory (the first time takes a full release build), so it never
+/// replaces the binary under test.
+fn server_without_wiping_allocator() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("target"))
+        .join("allocator-baseline");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!(
+        "(building the server without the wiping allocator into {})",
+        target.display()
+    );
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "sealdrop",
+            "--features",
+            "no-wiping-allocator",
+        ])
+        .arg("--manifest-path")
+        .arg(manifest.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo to build the allocator baseline");
+    assert!(status.success(), "building the allocator baseline failed");
+    target.join("release/sealdrop")
+}
+
+/// Small tips per second and one large upload, with and without the wiping allocator, in
+/// alternating rounds (so a slow spell of the disk or a busy neighbour hits both alike).
+fn allocator_report(dir: &Path, secs: u64, mib: u64, rounds: usize) {
+    let without = server_without_wiping_allocator();
+    let with = PathBuf::from(env!("CARGO_BIN_EXE_sealdrop"));
+    let file = dir.join("upload.bin");
+    make_file(&file, mib);
+    sync_all();
+    let tips = |binary: &Path, name: String| {
+        let server = Server::start_binary(binary, dir, &name, &[]);
+        small_tips(&server, 32, secs)
+    };
+    let large = |binary: &Path, name: String| {
+        let server = Server::start_binary(binary, dir, &name, &[]);
+        sync_all();
+        let t = Instant::now();
+        assert_eq!(
+            upload(server.port, &file),
+            200,
+            "the large upload was refused"
+        );
+        let took = t.elapsed().as_secs_f64();
+        let _ = std::fs::remove_dir_all(&server.data_dir);
+        took
+    };
+    let (mut tips_with, mut tips_without) = (Vec::new(), Vec::new());
+    let (mut large_with, mut large_without) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        tips_without.push(tips(&without, format!("alloc-tips-without-{round}")));
+        tips_with.push(tips(&with, format!("alloc-tips-with-{round}")));
+        large_without.push(large(&without, format!("alloc-large-without-{round}")));
+        large_with.push(large(&with, format!("alloc-large-with-{round}")));
+    }
+    let list = |v: &[f64], precision: usize| {
+        v.iter()
+            .map(|x| format!("{x:.precision$}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (tw, to) = (median(tips_with.clone()), median(tips_without.clone()));
+    let (lw, lo) = (median(large_with.clone()), median(large_without.clone()));
+    println!(
+        "wiping allocator, median of {rounds} alternating rounds: small tips {tw:.0}/s with it \
+         [{}], {to:.0}/s without [{}]: {:.1}% slower",
+        list(&tips_with, 0),
+        list(&tips_without, 0),
+        (1.0 - tw / to) * 100.0
+    );
+    println!(
+        "  one {mib} MiB upload: {lw:.2} s with it [{}], {lo:.2} s without [{}]: {:.1}% slower \
+         (target for both: at most 10%)",
+        list(&large_with, 2),
+        list(&large_without, 2),
+        (lw / lo - 1.0) * 100.0
     );
 }
 
