@@ -66,7 +66,10 @@ fn audit(driver: &Driver, page: &str, audited: &mut usize) -> Vec<String> {
             found.push(format!("{page} [{scheme}] {rule} ({impact}): {nodes:?}"));
         }
         if !report.incomplete.is_empty() {
-            eprintln!("{page} [{scheme}] for a person to check: {:?}", report.incomplete);
+            eprintln!(
+                "{page} [{scheme}] for a person to check: {:?}",
+                report.incomplete
+            );
         }
         *audited += 1;
     }
@@ -119,7 +122,11 @@ fn every_page_in_every_language_and_both_themes_passes_axe() {
         );
         driver.click(&driver.find("css selector", "form button[type=submit]"));
         wait_for_url(&driver, "/submit");
-        violations.extend(audit(&driver, &format!("too-many-files {lang}"), &mut audited));
+        violations.extend(audit(
+            &driver,
+            &format!("too-many-files {lang}"),
+            &mut audited,
+        ));
 
         // The received page with a new codename.
         driver.go(&format!("{base}/?lang={lang}"));
@@ -146,10 +153,15 @@ fn every_page_in_every_language_and_both_themes_passes_axe() {
         // The codename page, then the same with a problem to fix.
         driver.go(&format!("{base}/codename?lang={lang}"));
         violations.extend(audit(&driver, &format!("codename {lang}"), &mut audited));
-        driver.type_into(&driver.find("css selector", "textarea#codename"), "two words");
+        driver.type_into(
+            &driver.find("css selector", "textarea#codename"),
+            "two words",
+        );
         driver.click(&driver.find("css selector", "form button[type=submit]"));
         let problem = wait_until(Duration::from_secs(30), || {
-            !driver.find_all("css selector", ".notice.problem").is_empty()
+            !driver
+                .find_all("css selector", ".notice.problem")
+                .is_empty()
         });
         assert!(problem, "no problem shown for a 2-word codename in {lang}");
         violations.extend(audit(
@@ -223,24 +235,35 @@ fn layout(driver: &Driver, base: &str, lang: &str) -> Layout {
     driver.call(
         "POST",
         &driver.s("/actions"),
-        Some(serde_json::json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
-            { "type": "keyDown", "value": "\u{E004}" }, { "type": "keyUp", "value": "\u{E004}" }
-        ]}]})),
+        Some(
+            serde_json::json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                { "type": "keyDown", "value": "\u{E004}" }, { "type": "keyUp", "value": "\u{E004}" }
+            ]}]}),
+        ),
     );
     let active = driver.call("GET", &driver.s("/element/active"), None);
     let active = active.as_object().unwrap().values().next().unwrap();
-    assert_eq!(active.as_str().unwrap(), skip, "{lang}: Tab did not reach the skip link");
+    assert_eq!(
+        active.as_str().unwrap(),
+        skip,
+        "{lang}: Tab did not reach the skip link"
+    );
     let (x, _, w, _) = driver.rect(&skip);
     let layout_form = (
         driver.css(&html, "direction"),
         (driver.rect(&langs[0]).0, driver.rect(&langs[1]).0),
         (
-            driver.rect(&driver.find("css selector", "input#codename")).0,
-            driver.rect(&driver.find("css selector", "label[for=codename]")).0,
+            driver
+                .rect(&driver.find("css selector", "input#codename"))
+                .0,
+            driver
+                .rect(&driver.find("css selector", "label[for=codename]"))
+                .0,
         ),
         (x, x + w),
     );
-    let shot = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("form-{lang}-360.png"));
+    let shot =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("form-{lang}-360.png"));
     driver.screenshot(&shot);
     eprintln!("screenshot: {}", shot.display());
     driver.go(&format!("{base}/no-such-page?lang={lang}"));
@@ -273,8 +296,16 @@ fn a_right_to_left_language_mirrors_every_page() {
     assert_eq!(ltr.direction, "ltr");
     assert_eq!(rtl.direction, "rtl");
     // The language switch starts at the left in English, at the right right to left.
-    assert!(ltr.first_langs.0 < ltr.first_langs.1, "{:?}", ltr.first_langs);
-    assert!(rtl.first_langs.0 > rtl.first_langs.1, "{:?}", rtl.first_langs);
+    assert!(
+        ltr.first_langs.0 < ltr.first_langs.1,
+        "{:?}",
+        ltr.first_langs
+    );
+    assert!(
+        rtl.first_langs.0 > rtl.first_langs.1,
+        "{:?}",
+        rtl.first_langs
+    );
     // The checkbox stands before its label: left of it, or right of it.
     assert!(ltr.checkbox_and_label.0 < ltr.checkbox_and_label.1);
     assert!(rtl.checkbox_and_label.0 > rtl.checkbox_and_label.1);

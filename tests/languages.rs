@@ -26,7 +26,9 @@ const LANGS: [(&str, &str); 10] = [
 const MAX_FIRST_VISIT: usize = 12 * 1024;
 
 fn attribute<'a>(html: &'a str, tag_start: &str, name: &str) -> &'a str {
-    let tag = &html[html.find(tag_start).unwrap_or_else(|| panic!("no {tag_start}"))..];
+    let tag = &html[html
+        .find(tag_start)
+        .unwrap_or_else(|| panic!("no {tag_start}"))..];
     let tag = &tag[..tag.find('>').unwrap()];
     let value = &tag[tag
         .find(&format!(" {name}=\""))
