@@ -157,3 +157,76 @@ fn the_form_weighs_at_most_12_kb_on_a_first_visit_in_every_language() {
     }
     println!("heaviest form: {heaviest} bytes (limit {MAX_FIRST_VISIT})");
 }
+
+/// The CLDR data this project wrote down (number symbols) or takes from an older crate (plural
+/// rules) agrees with an independent CLDR: the ICU that Debian's Node.js carries
+/// (`Intl.NumberFormat`, `Intl.PluralRules`).
+#[test]
+fn numbers_and_plurals_agree_with_icu() {
+    use sealdrop::intake::i18n::numbers::{format_integer, format_tenths, plural_category};
+    use sealdrop::intake::i18n::Lang;
+
+    let node = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("node"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("node is missing: install the Debian package `nodejs`"));
+    const COUNTS: [u64; 12] = [0, 1, 2, 5, 11, 21, 22, 25, 101, 111, 1000, 1_000_001];
+    const TENTHS: [u64; 6] = [15, 10, 9_999, 10_000, 12_345, 10_000_005];
+    let script = format!(
+        r#"const [tag, plural] = process.argv.slice(1);
+const nf = new Intl.NumberFormat(tag, {{ numberingSystem: "latn", maximumFractionDigits: 1 }});
+const pr = new Intl.PluralRules(plural);
+console.log(JSON.stringify({{
+  integers: {COUNTS:?}.map(n => nf.format(n)),
+  tenths: {TENTHS:?}.map(t => nf.format(t / 10)),
+  plurals: {COUNTS:?}.map(n => pr.select(n)),
+}}));"#
+    );
+    for &lang in Lang::ALL {
+        // The pseudo-locale's numbers are English ones.
+        let tag = if lang.code() == "ar-XB" {
+            "en"
+        } else {
+            lang.code()
+        };
+        let out = std::process::Command::new(&node)
+            .arg("-e")
+            .arg(&script)
+            .arg(tag)
+            .arg(lang.plural_language())
+            .output()
+            .expect("running node");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let icu: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let symbols = lang.number_symbols();
+        let ours_integers: Vec<String> = COUNTS.map(|n| format_integer(symbols, n)).to_vec();
+        let ours_tenths: Vec<String> = TENTHS.map(|t| format_tenths(symbols, t)).to_vec();
+        let ours_plurals: Vec<String> = COUNTS
+            .map(|n| format!("{:?}", plural_category(lang, n)).to_lowercase())
+            .to_vec();
+        assert_eq!(icu["integers"], serde_json::json!(ours_integers), "{tag}");
+        assert_eq!(icu["tenths"], serde_json::json!(ours_tenths), "{tag}");
+        assert_eq!(icu["plurals"], serde_json::json!(ours_plurals), "{tag}");
+        // Tajik borrows Kazakh's rule: ICU's own Tajik rule must give the same categories.
+        // (The pseudo-locale's English words take English plurals, not Arabic ones.)
+        if lang.code() == "ar-XB" {
+            continue;
+        }
+        let own = std::process::Command::new(&node)
+            .arg("-e")
+            .arg(&script)
+            .arg(tag)
+            .arg(lang.code())
+            .output()
+            .expect("running node");
+        let own: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+        assert_eq!(own["plurals"], icu["plurals"], "{tag}: its own CLDR rule");
+    }
+}
