@@ -183,6 +183,8 @@ console.log(JSON.stringify({{
   integers: {COUNTS:?}.map(n => nf.format(n)),
   tenths: {TENTHS:?}.map(t => nf.format(t / 10)),
   plurals: {COUNTS:?}.map(n => pr.select(n)),
+  categories: pr.resolvedOptions().pluralCategories,
+  cldr: process.versions.cldr,
 }}));"#
     );
     for &lang in Lang::ALL {
@@ -227,6 +229,15 @@ console.log(JSON.stringify({{
             .output()
             .expect("running node");
         let own: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+        if own["categories"] == serde_json::json!(["other"]) && lang.code() == "tg" {
+            // An ICU older than CLDR's Tajik rule (Debian 12's is CLDR 42) has nothing to
+            // compare with; say so rather than pass quietly.
+            eprintln!(
+                "ICU's CLDR {} has no Tajik plural rule: not compared",
+                own["cldr"]
+            );
+            continue;
+        }
         assert_eq!(own["plurals"], icu["plurals"], "{tag}: its own CLDR rule");
     }
 }
