@@ -92,6 +92,16 @@ fn every_page_in_every_language_and_both_themes_passes_axe() {
     // The pages themselves carry no script: nothing but axe runs.
     driver.go(&format!("http://{}/", server.addr));
     assert_eq!(driver.find_all("css selector", "script").len(), 0);
+    // Every language the switch offers is audited.
+    let offered: Vec<String> = driver
+        .find_all("css selector", ".langs a")
+        .iter()
+        .map(|a| driver.attribute(a, "hreflang").unwrap())
+        .collect();
+    assert_eq!(
+        offered, LANGS,
+        "the switch offers other languages than are audited"
+    );
     let base = format!("http://{}", server.addr);
     let files_dir = root.join("to-send");
     std::fs::create_dir_all(&files_dir).unwrap();
