@@ -182,7 +182,7 @@ fn every_route_carries_the_strict_headers_and_clean_pages() {
         assert_clean_html(what, response);
     }
     // The language switch works and is visible on the page.
-    assert!(pages[1].1.text().contains("<html lang=\"ru\">"));
+    assert!(pages[1].1.text().contains("<html lang=\"ru\" dir=\"ltr\">"));
     assert!(pages[1].1.title().contains("Расскажите, что произошло"));
     assert!(pages[0].1.text().contains("href=\"/?lang=ru\""));
 

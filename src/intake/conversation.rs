@@ -45,13 +45,22 @@ const FORM_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest reply file read (docs/OUTBOX-FORMAT.md: 263,248 bytes; a little room).
 const MAX_REPLY_FILE: u64 = 300 * 1024;
 
-/// The word list a page in `lang` shows a new codename in: Russian for Russian, and for Tajik,
-/// Turkmen and Uzbek (no list of their own yet; Russian is the shared second language of the
-/// people these pages are written for); English for English (docs/CODENAMES.md).
+/// The word list a page in `lang` shows a new codename in: Russian for Russian, and for Ukrainian,
+/// Kazakh, Kyrgyz, Tajik, Turkmen and Uzbek (no list of their own yet; Russian is the shared
+/// second language of the people these pages are written for); English for English (docs/CODENAMES.md).
 pub fn codename_lang(lang: Lang) -> codename::Lang {
     match lang {
         Lang::En => codename::Lang::En,
-        Lang::Ru | Lang::Tg | Lang::Tk | Lang::Uz => codename::Lang::Ru,
+        #[cfg(feature = "rtl-pseudo-locale")]
+        Lang::PseudoRtl => codename::Lang::En,
+        Lang::Ru
+        | Lang::Uk
+        | Lang::Kk
+        | Lang::Ky
+        | Lang::Tg
+        | Lang::Tk
+        | Lang::Uz
+        | Lang::UzCyrl => codename::Lang::Ru,
     }
 }
 

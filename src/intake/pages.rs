@@ -4,13 +4,17 @@ use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::i18n::numbers::{count_phrase, format_integer, human_size};
 use super::i18n::{Lang, Strings};
 use crate::config::Limits;
 
 /// What every page needs: the words, the language switch, the demo banner.
 pub struct PageCtx {
     pub t: &'static Strings,
+    pub lang: Lang,
     pub lang_code: &'static str,
+    /// `ltr` or `rtl`, for the `dir` attribute.
+    pub dir: &'static str,
     pub langs: Vec<LangLink>,
     pub demo: bool,
 }
@@ -18,6 +22,7 @@ pub struct PageCtx {
 pub struct LangLink {
     pub code: &'static str,
     pub name: &'static str,
+    pub dir: &'static str,
     pub current: bool,
 }
 
@@ -25,12 +30,16 @@ impl PageCtx {
     pub fn new(lang: Lang, demo: bool) -> Self {
         PageCtx {
             t: lang.strings(),
+            lang,
             lang_code: lang.code(),
+            dir: lang.direction().attr(),
             langs: Lang::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .map(|l| LangLink {
                     code: l.code(),
                     name: l.strings().native_name,
+                    dir: l.direction().attr(),
                     current: l == lang,
                 })
                 .collect(),
@@ -96,7 +105,7 @@ pub struct ErrorPage {
 
 impl FormPage {
     pub fn new(page: PageCtx, limits: &Limits, contact_maxlength: usize) -> Self {
-        let files_hint = fill_limits(page.t.files_hint, page.t, limits);
+        let files_hint = fill_limits(page.t.files_hint, page.lang, limits);
         FormPage {
             page,
             files_hint,
@@ -108,27 +117,17 @@ impl FormPage {
     }
 }
 
-/// Fill `{files}`, `{total}` and `{per_file}` in a sentence.
-pub fn fill_limits(text: &str, t: &Strings, limits: &Limits) -> String {
-    text.replace("{files}", &limits.max_files.to_string())
-        .replace("{total}", &human_size(limits.max_submission_bytes, t))
-        .replace("{per_file}", &human_size(limits.max_file_bytes, t))
-}
-
-/// A size as a source would say it: "2 GB", "500 MB", "1.5 GB".
-pub fn human_size(bytes: u64, t: &Strings) -> String {
-    const MIB: u64 = 1024 * 1024;
-    const GIB: u64 = 1024 * MIB;
-    if bytes >= GIB {
-        let tenths = (bytes * 10 + GIB / 2) / GIB;
-        if tenths % 10 == 0 {
-            format!("{} {}", tenths / 10, t.unit_gb)
-        } else {
-            format!("{}.{} {}", tenths / 10, tenths % 10, t.unit_gb)
-        }
-    } else {
-        format!("{} {}", bytes.div_ceil(MIB).max(1), t.unit_mb)
-    }
+/// Fill `{files}`, `{files_count}`, `{total}` and `{per_file}` in a sentence, with numbers and
+/// plural forms as `lang` writes them (`i18n::numbers`).
+pub fn fill_limits(text: &str, lang: Lang, limits: &Limits) -> String {
+    let files = u64::from(limits.max_files);
+    text.replace(
+        "{files_count}",
+        &count_phrase(lang, &lang.strings().files_count, files),
+    )
+    .replace("{files}", &format_integer(lang.number_symbols(), files))
+    .replace("{total}", &human_size(lang, limits.max_submission_bytes))
+    .replace("{per_file}", &human_size(lang, limits.max_file_bytes))
 }
 
 /// Render a page that holds a secret (a codename, a reply): into memory that is wiped when the

@@ -64,7 +64,7 @@ impl Refusal {
             &ErrorPage {
                 page,
                 title,
-                body: fill_limits(body, t, limits),
+                body: fill_limits(body, lang, limits),
                 nothing_stored: self != Refusal::NotFound,
             },
         );

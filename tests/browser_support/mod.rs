@@ -2,6 +2,8 @@
 //! WebDriver (raw HTTP and JSON), with JavaScript off and a 360-px-wide phone screen.
 #![allow(dead_code)]
 
+pub mod audit;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -55,6 +57,17 @@ impl Driver {
     /// As `start`; with `log_network`, chromedriver keeps the browser's DevTools network
     /// events (read with `network_requests`).
     pub fn start_with(profile: &Path, log_network: bool) -> Driver {
+        Driver::launch(profile, log_network, false)
+    }
+
+    /// As `start`, but with script allowed, for the axe-core audit only (`audit.rs`): axe
+    /// needs timers and promises. The pages carry no script of their own, and their CSP forbids
+    /// any.
+    pub fn start_for_audit(profile: &Path) -> Driver {
+        Driver::launch(profile, false, true)
+    }
+
+    fn launch(profile: &Path, log_network: bool, allow_script: bool) -> Driver {
         let chromedriver = which("chromedriver").unwrap_or_else(|| {
             panic!(
                 "chromedriver is missing: install the Debian packages `chromium chromium-driver`"
@@ -108,7 +121,7 @@ impl Driver {
                         },
                         "prefs": {
                             // JavaScript off, as a careful source sets Tor Browser ("Safest").
-                            "profile.managed_default_content_settings.javascript": 2
+                            "profile.managed_default_content_settings.javascript": if allow_script { 1 } else { 2 }
                         }
                     }
                 }

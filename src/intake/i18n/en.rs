@@ -1,3 +1,5 @@
+use super::numbers::Plural;
+use super::numbers::PluralCategory::{ONE, OTHER};
 use super::Strings;
 
 pub const STRINGS: Strings = Strings {
@@ -22,7 +24,7 @@ pub const STRINGS: Strings = Strings {
     contact_label: "How can we reach you? (optional)",
     contact_hint: "For example a Signal number or an email address. Leave this empty to stay anonymous; then we cannot contact you.",
     files_legend: "Files (optional)",
-    files_hint: "Photos, documents, audio or video. Up to {files} files, at most {total} in total and {per_file} per file.",
+    files_hint: "Photos, documents, audio or video. At most {files_count}: {total} in total, {per_file} per file.",
     files_label: "Choose files",
     submit_button: "Send securely",
     submit_note: "Large files can take a long time over Tor. Keep this page open until you see the confirmation.",
@@ -42,7 +44,7 @@ pub const STRINGS: Strings = Strings {
     too_large_title: "Too large",
     too_large_body: "What you sent is larger than this site accepts: at most {total} in total and {per_file} per file. Send fewer or smaller files, or split them over several reports.",
     too_many_files_title: "Too many files",
-    too_many_files_body: "You can attach up to {files} files to one report. Send the others in another report.",
+    too_many_files_body: "You can attach at most {files_count} to one report. Send the report again with fewer files, and the others in a separate report.",
     empty_message_title: "The message is empty",
     empty_message_body: "Please write a few words about what happened, then send again.",
     message_too_long_title: "The message is too long",
@@ -92,6 +94,19 @@ pub const STRINGS: Strings = Strings {
     logout_button: "Log out",
     logout_hint: "When you are done, log out and close Tor Browser.",
 
+    files_count: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}file"),
+            (OTHER, "{n}\u{a0}files"),
+        ],
+    },
+    bytes: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}byte"),
+            (OTHER, "{n}\u{a0}bytes"),
+        ],
+    },
+    unit_kb: "KB",
     unit_mb: "MB",
     unit_gb: "GB",
 };

@@ -4,58 +4,216 @@
 //! Placeholders in braces (`{files}`, `{total}`, `{per_file}`) are filled in by the pages.
 
 mod en;
+mod kk;
+mod ky;
+pub mod numbers;
+#[cfg(feature = "rtl-pseudo-locale")]
+mod pseudo_rtl;
 mod ru;
 mod tg;
 mod tk;
+mod uk;
 mod uz;
+mod uz_cyrl;
+
+use numbers::{NumberSymbols, Plural};
 
 /// A language the pages are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     En,
     Ru,
+    Uk,
+    Kk,
+    Ky,
     Tg,
     Tk,
     Uz,
+    UzCyrl,
+    /// CLDR's right-to-left pseudo-locale: English words laid out right to left, only in builds
+    /// with the `rtl-pseudo-locale` feature (the tests), to prove the pages mirror.
+    #[cfg(feature = "rtl-pseudo-locale")]
+    PseudoRtl,
 }
 
+/// Which way a language's lines run (the `dir` attribute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ltr,
+    Rtl,
+}
+
+impl Direction {
+    pub fn attr(self) -> &'static str {
+        match self {
+            Direction::Ltr => "ltr",
+            Direction::Rtl => "rtl",
+        }
+    }
+}
+
+/// CLDR `symbols-numberSystem-latn` and `minimumGroupingDigits` (cldr-json
+/// `cldr-numbers-full/main/<locale>/numbers.json`, CLDR 48; the same figures Debian's ICU gives
+/// `Intl.NumberFormat`): Russian, Ukrainian, Kazakh, Kyrgyz, Tajik, Turkmen and both Uzbek
+/// scripts write "1 234,5" with U+00A0 as the group separator; English writes "1,234.5".
+const COMMA_DECIMAL: NumberSymbols = NumberSymbols {
+    decimal: ',',
+    group: '\u{a0}',
+    min_grouping: 1,
+};
+const POINT_DECIMAL: NumberSymbols = NumberSymbols {
+    decimal: '.',
+    group: ',',
+    min_grouping: 1,
+};
+
 impl Lang {
-    pub const ALL: [Lang; 5] = [Lang::En, Lang::Ru, Lang::Tg, Lang::Tk, Lang::Uz];
+    /// Every language, in the order the switch shows them.
+    pub const ALL: &'static [Lang] = &[
+        Lang::En,
+        Lang::Ru,
+        Lang::Uk,
+        Lang::Kk,
+        Lang::Ky,
+        Lang::Tg,
+        Lang::Tk,
+        Lang::Uz,
+        Lang::UzCyrl,
+        #[cfg(feature = "rtl-pseudo-locale")]
+        Lang::PseudoRtl,
+    ];
 
     /// The BCP 47 tag used in `lang=` attributes and the `?lang=` switch.
     pub fn code(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::Ru => "ru",
+            Lang::Uk => "uk",
+            Lang::Kk => "kk",
+            Lang::Ky => "ky",
             Lang::Tg => "tg",
             Lang::Tk => "tk",
+            // Plain `uz` is Latin: CLDR's likely script for Uzbek, and what Uzbekistan teaches.
             Lang::Uz => "uz",
+            Lang::UzCyrl => "uz-Cyrl",
+            #[cfg(feature = "rtl-pseudo-locale")]
+            Lang::PseudoRtl => "ar-XB",
         }
     }
 
-    pub fn from_code(code: &str) -> Option<Lang> {
-        Lang::ALL
-            .into_iter()
-            .find(|l| l.code().eq_ignore_ascii_case(code))
+    /// The language whose CLDR plural rules apply (plural rules depend on the language only,
+    /// not its script or region).
+    pub fn plural_language(self) -> &'static str {
+        match self {
+            Lang::UzCyrl => "uz",
+            // `intl_pluralrules` 7.0.2 carries CLDR data older than Tajik's entry; CLDR 48 gives
+            // Tajik "one: n = 1; other", word for word Kazakh's rule (the tests check the
+            // categories against a table written from CLDR).
+            Lang::Tg => "kk",
+            // English words, so English plurals.
+            #[cfg(feature = "rtl-pseudo-locale")]
+            Lang::PseudoRtl => "en",
+            other => other.code(),
+        }
     }
 
-    /// The first supported language in an `Accept-Language` header, in the sender's order.
+    pub fn number_symbols(self) -> NumberSymbols {
+        match self {
+            Lang::En => POINT_DECIMAL,
+            #[cfg(feature = "rtl-pseudo-locale")]
+            Lang::PseudoRtl => POINT_DECIMAL,
+            _ => COMMA_DECIMAL,
+        }
+    }
+
+    pub fn direction(self) -> Direction {
+        match self {
+            #[cfg(feature = "rtl-pseudo-locale")]
+            Lang::PseudoRtl => Direction::Rtl,
+            _ => Direction::Ltr,
+        }
+    }
+
+    /// The language a BCP 47 tag asks for, by RFC 4647 "lookup": the whole tag, then with its
+    /// last subtag cut off, and so on ("uz-Cyrl-UZ" finds `uz-Cyrl`, "uz-UZ" finds `uz`).
+    /// Case does not matter; "uz-Latn" is `uz`.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        let mut tag = code.trim();
+        loop {
+            if let Some(found) = Lang::exactly(tag) {
+                return Some(found);
+            }
+            tag = tag.rsplit_once('-')?.0;
+            // A single-letter subtag introduces an extension: cut it with what it introduced.
+            if let Some((rest, last)) = tag.rsplit_once('-') {
+                if last.len() == 1 {
+                    tag = rest;
+                }
+            }
+        }
+    }
+
+    fn exactly(tag: &str) -> Option<Lang> {
+        if tag.eq_ignore_ascii_case("uz-Latn") {
+            return Some(Lang::Uz);
+        }
+        Lang::ALL
+            .iter()
+            .copied()
+            .find(|l| l.code().eq_ignore_ascii_case(tag))
+    }
+
+    /// The supported language the sender prefers most in an `Accept-Language` header: by
+    /// q-value, then by order; a tag with `q=0` is refused, not asked for.
     pub fn from_accept_language(header: &str) -> Option<Lang> {
-        header
-            .split(',')
-            .filter_map(|item| item.split(';').next())
-            .filter_map(|tag| tag.trim().split('-').next())
-            .find_map(Lang::from_code)
+        let mut best: Option<(u16, Lang)> = None;
+        for item in header.split(',').take(32) {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or_default().trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+                .map_or(Some(1000), quality)
+                .unwrap_or(0);
+            if q == 0 {
+                continue;
+            }
+            if let Some(lang) = Lang::from_code(tag) {
+                if best.is_none_or(|(b, _)| q > b) {
+                    best = Some((q, lang));
+                }
+            }
+        }
+        best.map(|(_, lang)| lang)
     }
 
     pub fn strings(self) -> &'static Strings {
         match self {
             Lang::En => &en::STRINGS,
             Lang::Ru => &ru::STRINGS,
+            Lang::Uk => &uk::STRINGS,
+            Lang::Kk => &kk::STRINGS,
+            Lang::Ky => &ky::STRINGS,
             Lang::Tg => &tg::STRINGS,
             Lang::Tk => &tk::STRINGS,
             Lang::Uz => &uz::STRINGS,
+            Lang::UzCyrl => &uz_cyrl::STRINGS,
+            #[cfg(feature = "rtl-pseudo-locale")]
+            Lang::PseudoRtl => &pseudo_rtl::STRINGS,
         }
+    }
+}
+
+/// An RFC 9110 q-value ("0.8") in thousandths; `None` if malformed.
+fn quality(text: &str) -> Option<u16> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_value = format!("{frac:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" => Some(frac_value),
+        "1" if frac_value == 0 => Some(1000),
+        _ => None,
     }
 }
 
@@ -80,7 +238,8 @@ pub struct Strings {
     pub contact_label: &'static str,
     pub contact_hint: &'static str,
     pub files_legend: &'static str,
-    /// `{files}`, `{total}`, `{per_file}`.
+    /// `{files}` (the bare number) or `{files_count}` (the number with its noun, from
+    /// `files_count`), `{total}`, `{per_file}`.
     pub files_hint: &'static str,
     pub files_label: &'static str,
     pub submit_button: &'static str,
@@ -98,7 +257,7 @@ pub struct Strings {
     /// `{total}`, `{per_file}`.
     pub too_large_body: &'static str,
     pub too_many_files_title: &'static str,
-    /// `{files}`.
+    /// `{files}` or `{files_count}`.
     pub too_many_files_body: &'static str,
     pub empty_message_title: &'static str,
     pub empty_message_body: &'static str,
@@ -148,7 +307,12 @@ pub struct Strings {
     pub logout_button: &'static str,
     pub logout_hint: &'static str,
 
-    /// Units for sizes: bytes are never shown raw to a source.
+    /// "{n} files" in each CLDR plural form the language has (`numbers::count_phrase`).
+    pub files_count: Plural,
+    /// Sizes under 1 KB, as "{n} bytes" in each plural form.
+    pub bytes: Plural,
+    /// Units for sizes (binary: 1 KB = 1024 bytes, as phones and file managers count).
+    pub unit_kb: &'static str,
     pub unit_mb: &'static str,
     pub unit_gb: &'static str,
 }
@@ -158,30 +322,97 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accept_language_picks_the_first_supported() {
+    fn accept_language_picks_the_most_preferred_supported() {
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.5"), Some(Lang::En));
         assert_eq!(
             Lang::from_accept_language("de-DE, ru;q=0.8"),
             Some(Lang::Ru)
         );
         assert_eq!(Lang::from_accept_language("fr"), None);
+        // By q-value, not by place; q=0 means "not this one".
+        assert_eq!(Lang::from_accept_language("ru;q=0.5, kk"), Some(Lang::Kk));
+        assert_eq!(
+            Lang::from_accept_language("kk;q=0, ky;q=0.1"),
+            Some(Lang::Ky)
+        );
+        assert_eq!(
+            Lang::from_accept_language("uk;q=0.9, en;q=0.9"),
+            Some(Lang::Uk)
+        );
+        assert_eq!(
+            Lang::from_accept_language("en;q=2, tg;q=0.3"),
+            Some(Lang::Tg)
+        );
+    }
+
+    #[test]
+    fn uzbek_script_is_matched_by_bcp47_lookup() {
+        for (tag, lang) in [
+            ("uz", Lang::Uz),
+            ("uz-UZ", Lang::Uz),
+            ("uz-Latn", Lang::Uz),
+            ("uz-Latn-UZ", Lang::Uz),
+            ("uz-Cyrl", Lang::UzCyrl),
+            ("UZ-CYRL", Lang::UzCyrl),
+            ("uz-cyrl-UZ", Lang::UzCyrl),
+            ("uz-Cyrl-x-private", Lang::UzCyrl),
+            ("kk-KZ", Lang::Kk),
+            ("ky-Cyrl-KG", Lang::Ky),
+            ("uk-UA", Lang::Uk),
+        ] {
+            assert_eq!(Lang::from_code(tag), Some(lang), "{tag}");
+        }
+        assert_eq!(Lang::from_code("uzb"), None);
+        assert_eq!(Lang::from_code("cyrl"), None);
+        assert_eq!(Lang::from_code(""), None);
+        assert_eq!(
+            Lang::from_accept_language("uz-Cyrl-UZ, uz;q=0.9"),
+            Some(Lang::UzCyrl)
+        );
+        assert_eq!(Lang::UzCyrl.code(), "uz-Cyrl");
     }
 
     #[test]
     fn every_language_fills_its_placeholders_and_leaves_nothing_blank() {
-        for lang in Lang::ALL {
+        for &lang in Lang::ALL {
             let s = lang.strings();
-            assert!(s.files_hint.contains("{files}"), "{lang:?} files_hint");
+            let has_files = |t: &str| t.contains("{files}") || t.contains("{files_count}");
+            assert!(has_files(s.files_hint), "{lang:?} files_hint");
             assert!(s.files_hint.contains("{total}"), "{lang:?} files_hint");
+            assert!(s.files_hint.contains("{per_file}"), "{lang:?} files_hint");
             assert!(
                 s.too_large_body.contains("{total}"),
                 "{lang:?} too_large_body"
             );
-            assert!(s.too_many_files_body.contains("{files}"), "{lang:?}");
+            assert!(has_files(s.too_many_files_body), "{lang:?}");
             assert!(s.codename_word_count.contains("{found}"), "{lang:?}");
             assert!(s.codename_unknown_word.contains("{position}"), "{lang:?}");
+            for plural in [&s.files_count, &s.bytes] {
+                // CLDR requires `other`; every category the language uses needs a form.
+                let categories = [0, 1, 2, 5, 11, 21, 22, 25, 101, 111, 1000]
+                    .map(|n| numbers::plural_category(lang, n));
+                for c in categories
+                    .into_iter()
+                    .chain([numbers::PluralCategory::OTHER])
+                {
+                    assert!(
+                        plural.forms.iter().any(|(k, _)| k == &c),
+                        "{lang:?} has no {c:?} form"
+                    );
+                }
+                for (_, form) in plural.forms {
+                    assert!(form.contains("{n}\u{a0}"), "{lang:?} {form:?}");
+                }
+            }
             let all = format!("{s:?}");
             assert!(!all.contains("\"\""), "{lang:?} has an empty string");
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        for &lang in Lang::ALL {
+            assert_eq!(Lang::from_code(lang.code()), Some(lang));
         }
     }
 }

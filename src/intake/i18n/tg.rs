@@ -1,4 +1,6 @@
 // Draft translation: to be reviewed by a native speaker before production use (see docs/TRANSLATIONS.md).
+use super::numbers::Plural;
+use super::numbers::PluralCategory::{ONE, OTHER};
 use super::Strings;
 
 pub const STRINGS: Strings = Strings {
@@ -23,7 +25,7 @@ pub const STRINGS: Strings = Strings {
     contact_label: "Бо шумо чӣ тавр тамос гирем? (ихтиёрӣ)",
     contact_hint: "Масалан, рақами Signal ё суроғаи почтаи электронӣ. Агар хоҳед, ки номаълум монед, инро холӣ гузоред; он гоҳ мо бо шумо тамос гирифта наметавонем.",
     files_legend: "Файлҳо (ихтиёрӣ)",
-    files_hint: "Сурат, ҳуҷҷат, аудио ё видео. То {files} файл. Ҳамагӣ на зиёда аз {total}, ҳар файл на зиёда аз {per_file}.",
+    files_hint: "Сурат, ҳуҷҷат, аудио ё видео. То {files_count}. Ҳамагӣ на зиёда аз {total}, ҳар файл на зиёда аз {per_file}.",
     files_label: "Файлҳоро интихоб кунед",
     submit_button: "Бехатар фиристодан",
     submit_note: "Тавассути Tor файлҳои калон метавонанд дер бор шаванд. То тасдиқро набинед, ин саҳифаро напӯшед.",
@@ -43,7 +45,7 @@ pub const STRINGS: Strings = Strings {
     too_large_title: "Ҳаҷм хеле калон аст",
     too_large_body: "Он чи шумо фиристодед, аз ҳадди қабули ин сайт калонтар аст. Ҳамагӣ на зиёда аз {total}, ҳар файл на зиёда аз {per_file}. Файлҳои камтар ё хурдтар фиристед, ё онҳоро ба якчанд гузориш тақсим кунед.",
     too_many_files_title: "Файлҳо аз ҳад зиёданд",
-    too_many_files_body: "Ба як гузориш то {files} файл замима кардан мумкин аст. Боқимондаро бо гузориши дигар фиристед.",
+    too_many_files_body: "Ба як гузориш то {files_count} замима кардан мумкин аст. Боқимондаро бо гузориши дигар фиристед.",
     empty_message_title: "Паём холӣ аст",
     empty_message_body: "Лутфан, дар бораи он чи рӯй дод чанд сухан нависед ва боз фиристед.",
     message_too_long_title: "Паём хеле дароз аст",
@@ -93,6 +95,19 @@ pub const STRINGS: Strings = Strings {
     logout_button: "Баромадан",
     logout_hint: "Вақте ки тамом кардед, бароед ва Tor Browser-ро пӯшед.",
 
+    files_count: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}файл"),
+            (OTHER, "{n}\u{a0}файл"),
+        ],
+    },
+    bytes: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}байт"),
+            (OTHER, "{n}\u{a0}байт"),
+        ],
+    },
+    unit_kb: "КБ",
     unit_mb: "МБ",
     unit_gb: "ГБ",
 };

@@ -1,4 +1,6 @@
 // Draft translation: to be reviewed by a native speaker before production use (see docs/TRANSLATIONS.md).
+use super::numbers::Plural;
+use super::numbers::PluralCategory::{ONE, OTHER};
 use super::Strings;
 
 pub const STRINGS: Strings = Strings {
@@ -23,7 +25,7 @@ pub const STRINGS: Strings = Strings {
     contact_label: "Siz bilen nädip habarlaşyp bileris? (hökman däl)",
     contact_hint: "Meselem, Signal belgisi ýa-da e-poçta salgysy. Näbelli galmak üçin muny boş goýuň; onda biz siz bilen habarlaşyp bilmeris.",
     files_legend: "Faýllar (hökman däl)",
-    files_hint: "Suratlar, resminamalar, ses ýa-da wideo. Iň köp {files} faýl. Jemi iň köp {total}, her faýl iň köp {per_file}.",
+    files_hint: "Suratlar, resminamalar, ses ýa-da wideo. Iň köp {files_count}. Jemi iň köp {total}, her faýl iň köp {per_file}.",
     files_label: "Faýllary saýlaň",
     submit_button: "Howpsuz iberiň",
     submit_note: "Tor arkaly uly faýllar uzak wagtlap ýüklenip biler. Tassyklamany görýänçäňiz bu sahypany ýapmaň.",
@@ -43,7 +45,7 @@ pub const STRINGS: Strings = Strings {
     too_large_title: "Gaty uly",
     too_large_body: "Iberen zatlaryňyz bu saýtyň kabul edýäninden uly. Jemi iň köp {total}, her faýl iň köp {per_file} bolmaly. Azrak ýa-da kiçiräk faýl iberiň ýa-da olary birnäçe habara bölüň.",
     too_many_files_title: "Faýllar gaty köp",
-    too_many_files_body: "Bir habara iň köp {files} faýl goşup bilersiňiz. Galanlaryny başga bir habarda iberiň.",
+    too_many_files_body: "Bir habara iň köp {files_count} goşup bilersiňiz. Galanlaryny başga bir habarda iberiň.",
     empty_message_title: "Habar boş",
     empty_message_body: "Näme bolandygy barada birnäçe söz ýazyň we täzeden iberiň.",
     message_too_long_title: "Habar gaty uzyn",
@@ -93,6 +95,19 @@ pub const STRINGS: Strings = Strings {
     logout_button: "Çykmak",
     logout_hint: "Işiňizi gutaranyňyzda çykyň we Tor Browser-i ýapyň.",
 
+    files_count: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}faýl"),
+            (OTHER, "{n}\u{a0}faýl"),
+        ],
+    },
+    bytes: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}baýt"),
+            (OTHER, "{n}\u{a0}baýt"),
+        ],
+    },
+    unit_kb: "KB",
     unit_mb: "MB",
     unit_gb: "GB",
 };

@@ -1,4 +1,6 @@
 // Draft translation: to be reviewed by a native speaker before production use (see docs/TRANSLATIONS.md).
+use super::numbers::Plural;
+use super::numbers::PluralCategory::{ONE, OTHER};
 use super::Strings;
 
 pub const STRINGS: Strings = Strings {
@@ -23,7 +25,7 @@ pub const STRINGS: Strings = Strings {
     contact_label: "Siz bilan qanday bogʻlanishimiz mumkin? (ixtiyoriy)",
     contact_hint: "Masalan, Signal raqami yoki elektron pochta manzili. Nomaʼlum qolish uchun buni boʻsh qoldiring; unda biz siz bilan bogʻlana olmaymiz.",
     files_legend: "Fayllar (ixtiyoriy)",
-    files_hint: "Rasm, hujjat, audio yoki video. Koʻpi bilan {files} ta fayl. Jami koʻpi bilan {total}, har bir fayl koʻpi bilan {per_file}.",
+    files_hint: "Rasm, hujjat, audio yoki video. Koʻpi bilan {files_count}. Jami koʻpi bilan {total}, har bir fayl koʻpi bilan {per_file}.",
     files_label: "Fayllarni tanlang",
     submit_button: "Xavfsiz yuborish",
     submit_note: "Tor orqali katta fayllar uzoq vaqt yuklanishi mumkin. Tasdiqni koʻrmaguningizcha bu sahifani yopmang.",
@@ -43,7 +45,7 @@ pub const STRINGS: Strings = Strings {
     too_large_title: "Hajmi juda katta",
     too_large_body: "Yuborganingiz bu sayt qabul qiladigan hajmdan katta. Jami koʻpi bilan {total}, har bir fayl koʻpi bilan {per_file} boʻlishi kerak. Kamroq yoki kichikroq fayl yuboring yoki ularni bir necha xabarga boʻlib yuboring.",
     too_many_files_title: "Fayllar juda koʻp",
-    too_many_files_body: "Bitta xabarga koʻpi bilan {files} ta fayl biriktirish mumkin. Qolganlarini boshqa xabarda yuboring.",
+    too_many_files_body: "Bitta xabarga koʻpi bilan {files_count} biriktirish mumkin. Qolganlarini boshqa xabarda yuboring.",
     empty_message_title: "Xabar boʻsh",
     empty_message_body: "Iltimos, nima boʻlgani haqida bir necha soʻz yozing va qaytadan yuboring.",
     message_too_long_title: "Xabar juda uzun",
@@ -62,37 +64,50 @@ pub const STRINGS: Strings = Strings {
     internal_body: "Iltimos, keyinroq yana urinib koʻring.",
 
     codename_optin_label: "Javob olish yoki yana yuborish uchun qaytib kelishni xohlayman",
-    codename_optin_hint: "Unda sizga 10 so‘zdan iborat maxfiy nomni bir marta ko‘rsatamiz. Uni topgan odam, masalan, telefon tekshirilganda, sizga yozgan javoblarimizni o‘qiy oladi.",
-    have_codename_link: "Menda maxfiy nom bor: javoblarni o‘qish yoki yana yuborish",
+    codename_optin_hint: "Unda sizga 10 soʻzdan iborat maxfiy nomni bir marta koʻrsatamiz. Uni topgan odam, masalan, telefon tekshirilganda, sizga yozgan javoblarimizni oʻqiy oladi.",
+    have_codename_link: "Menda maxfiy nom bor: javoblarni oʻqish yoki yana yuborish",
     codename_title: "Sizning maxfiy nomingiz",
-    codename_intro: "Shu 10 so‘z bilan bu saytga qaytib kelib, javoblarimizni o‘qishingiz va yana yuborishingiz mumkin. Ular faqat shu bir marta ko‘rsatiladi: biz ularni saqlamaymiz va qayta ko‘rsata olmaymiz.",
+    codename_intro: "Shu 10 soʻz bilan bu saytga qaytib kelib, javoblarimizni oʻqishingiz va yana yuborishingiz mumkin. Ular faqat shu bir marta koʻrsatiladi: biz ularni saqlamaymiz va qayta koʻrsata olmaymiz.",
     codename_advice: [
-        "So‘zlarni yod oling. Ularni o‘zingizga bir necha marta takrorlang.",
-        "Yozib qo‘yish kerak bo‘lsa, qog‘ozni faqat tintuvda topilmaydigan joyda saqlang. Telefoningizda saqlamang.",
+        "Soʻzlarni yod oling. Ularni oʻzingizga bir necha marta takrorlang.",
+        "Yozib qoʻyish kerak boʻlsa, qogʻozni faqat tintuvda topilmaydigan joyda saqlang. Telefoningizda saqlamang.",
         "Qaytib kelish uchun bu saytni oching va «Menda maxfiy nom bor»ni tanlang.",
     ],
     login_title: "Maxfiy nomingiz bilan qayting",
-    login_intro: "Sizga berilgan 10 so‘zni yozing. Bu yerda yozganingiz saqlanmaydi.",
-    login_label: "Maxfiy nomingiz (10 so‘z)",
-    login_hint: "Bosh harflar, ortiqcha bo‘shliqlar va har bir so‘zning birinchi 4 harfi bo‘lsa ham bo‘ladi.",
+    login_intro: "Sizga berilgan 10 soʻzni yozing. Bu yerda yozganingiz saqlanmaydi.",
+    login_label: "Maxfiy nomingiz (10 soʻz)",
+    login_hint: "Bosh harflar, ortiqcha boʻshliqlar va har bir soʻzning birinchi 4 harfi boʻlsa ham boʻladi.",
     login_button: "Ochish",
-    codename_word_count: "Maxfiy nomda 10 so‘z bor, lekin {found} ta yozildi. Tekshirib, qayta urinib ko‘ring.",
-    codename_unknown_word: "{position}-so‘z maxfiy nom so‘zlaridan emas. Uni tekshirib, qayta urinib ko‘ring.",
-    codename_checksum: "So‘zlar bir-biriga mos kelmaydi: ehtimol, birida xato bor. Har bir so‘zni tekshirib, qayta urinib ko‘ring.",
+    codename_word_count: "Maxfiy nomda 10 soʻz bor, lekin {found} ta yozildi. Tekshirib, qayta urinib koʻring.",
+    codename_unknown_word: "{position}-soʻz maxfiy nom soʻzlaridan emas. Uni tekshirib, qayta urinib koʻring.",
+    codename_checksum: "Soʻzlar bir-biriga mos kelmaydi: ehtimol, birida xato bor. Har bir soʻzni tekshirib, qayta urinib koʻring.",
     inbox_title: "Javoblar",
-    inbox_intro: "Javoblar ma’lum vaqtdan keyin avtomatik o‘chiriladi. Har birini o‘qib bo‘lgach o‘chiring.",
-    inbox_empty: "Hozircha javob yo‘q. Bir necha kundan keyin yana tekshiring.",
-    reply_unreadable: "Bu javobni o‘qib bo‘lmadi.",
-    delete_button: "Bu javobni o‘chirish",
+    inbox_intro: "Javoblar maʼlum vaqtdan keyin avtomatik oʻchiriladi. Har birini oʻqib boʻlgach oʻchiring.",
+    inbox_empty: "Hozircha javob yoʻq. Bir necha kundan keyin yana tekshiring.",
+    reply_unreadable: "Bu javobni oʻqib boʻlmadi.",
+    delete_button: "Bu javobni oʻchirish",
     followup_heading: "Yana yuborish",
-    followup_hint: "Xabar, bitta fayl yoki ikkalasi. Fayllarni bittadan yuboring: aloqa uzilsa, faqat o‘sha fayl yo‘qoladi.",
+    followup_hint: "Xabar, bitta fayl yoki ikkalasi. Fayllarni bittadan yuboring: aloqa uzilsa, faqat oʻsha fayl yoʻqoladi.",
     followup_message_label: "Xabar",
     followup_file_label: "Fayl (ixtiyoriy)",
     followup_button: "Xavfsiz yuborish",
     followup_sent: "Qabul qilindi. Rahmat.",
     logout_button: "Chiqish",
-    logout_hint: "Tugatganingizdan so‘ng chiqing va Tor Browser’ni yoping.",
+    logout_hint: "Tugatganingizdan soʻng chiqing va Tor Browserʼni yoping.",
 
+    files_count: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}ta fayl"),
+            (OTHER, "{n}\u{a0}ta fayl"),
+        ],
+    },
+    bytes: Plural {
+        forms: &[
+            (ONE, "{n}\u{a0}bayt"),
+            (OTHER, "{n}\u{a0}bayt"),
+        ],
+    },
+    unit_kb: "KB",
     unit_mb: "MB",
     unit_gb: "GB",
 };
