@@ -114,13 +114,21 @@ fn run_disk(settings: &Settings, rounds: usize, rng: &mut StdRng, figures: &mut 
     setup.data_dir = data_dir;
     let mut disk = Some(Mounted::fresh(&mountpoint).unwrap_or_else(|e| panic!("{e}")));
     let mut sent: Vec<Sent> = Vec::new();
-    for _ in 0..rounds {
+    // Pieces of debris already counted on this disk (a broken row stays until someone removes it).
+    let mut debris_seen = BTreeSet::new();
+    for round in 0..rounds {
         let mounted = disk.take().expect("mounted");
         let (server, bridge) = start(&setup, &mounted);
         let delay = rng.gen_range(Duration::ZERO..settings.longest_round);
         let round_seed = rng.gen();
+        // A fresh installation starts quiet; later rounds are quiet one time in three.
+        let load = if round == 0 || rng.gen_ratio(1, 3) {
+            Load::Quiet
+        } else {
+            Load::Busy
+        };
         let addr = server.addr;
-        let this_round = load_until_cut(settings, addr, round_seed, delay, || {
+        let this_round = load_until_cut(settings, load, addr, round_seed, delay, || {
             mounted.cut();
             server.kill_hard();
         });
@@ -138,11 +146,11 @@ fn run_disk(settings: &Settings, rounds: usize, rng: &mut StdRng, figures: &mut 
         let rebooted = mounted.reboot().unwrap_or_else(|e| panic!("{e}"));
         let (server, bridge) = start(&setup, &rebooted);
         let (lost_before, debris_before) = (figures.lost, figures.debris);
-        check(&setup, &mut sent, figures);
+        check(&setup, &mut sent, &mut debris_seen, figures);
         if settings.verbose {
             println!(
-                "cut {:>4} after {:>5} ms: {acked_now:>3} acknowledged this round, {:>4} on this \
-                 disk; lost {}, debris {}",
+                "cut {:>4} after {:>5} ms of {load:?} load: {acked_now:>3} acknowledged this round, \
+                 {:>4} on this disk; lost {}, debris {}",
                 figures.cuts,
                 delay.as_millis(),
                 sent.iter().filter(|s| s.acknowledged).count(),
@@ -174,10 +182,22 @@ fn start<'a>(setup: &'a Setup, disk: &Mounted) -> (Server<'a>, SyncfsBridge) {
     (server, bridge.expect("attached"))
 }
 
+/// What the clients do until the cut.
+#[derive(Debug, Clone, Copy)]
+enum Load {
+    /// One client sending message-only tips, one at a time: every commit holds one blob, which
+    /// the server flushes with its own fsync (an idle server's path).
+    Quiet,
+    /// Every client at once, small tips and multi-MiB attachments: batches of many blobs,
+    /// flushed with one syncfs.
+    Busy,
+}
+
 /// Run the clients; after `delay`, call `cut` (which cuts the power and kills the server) and
 /// collect what every client sent and heard.
 fn load_until_cut(
     settings: &Settings,
+    load: Load,
     addr: SocketAddr,
     seed: u64,
     delay: Duration,
@@ -185,12 +205,21 @@ fn load_until_cut(
 ) -> Vec<Sent> {
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(Mutex::new(Vec::new()));
-    let clients: Vec<_> = (0..settings.small_clients + settings.large_clients)
+    let (small, large) = match load {
+        Load::Quiet => (1, 0),
+        Load::Busy => (settings.small_clients, settings.large_clients),
+    };
+    let quiet = matches!(load, Load::Quiet);
+    let clients: Vec<_> = (0..small + large)
         .map(|i| {
-            let large = i >= settings.small_clients;
+            let kind = match (quiet, i >= small) {
+                (true, _) => Client::MessageOnly,
+                (false, false) => Client::Small,
+                (false, true) => Client::Large,
+            };
             let (stop, sent) = (stop.clone(), sent.clone());
             let seed = seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            thread::spawn(move || client(addr, large, seed, &stop, &sent))
+            thread::spawn(move || client(addr, kind, seed, &stop, &sent))
         })
         .collect();
     thread::sleep(delay);
@@ -206,29 +235,38 @@ fn load_until_cut(
         .unwrap()
 }
 
+#[derive(Clone, Copy)]
+enum Client {
+    MessageOnly,
+    /// Up to two files of up to 20 kB.
+    Small,
+    /// One file of 1 to 5 MiB.
+    Large,
+}
+
 /// Send submissions one after another until told to stop or the server is gone.
-fn client(addr: SocketAddr, large: bool, seed: u64, stop: &AtomicBool, out: &Mutex<Vec<Sent>>) {
+fn client(addr: SocketAddr, kind: Client, seed: u64, stop: &AtomicBool, out: &Mutex<Vec<Sent>>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut n = 0;
     while !stop.load(Ordering::SeqCst) {
         n += 1;
         let words = "word ".repeat(rng.gen_range(1..40));
         let message = format!("power cut {seed:016x} tip {n}: {}", words.trim_end());
-        let files: Vec<FileSpec> = if large {
-            // Past the writer's first MiB, so its disk thread and padded last buffer run too.
-            vec![FileSpec {
-                name: format!("evidence-{n}.bin"),
-                seed: rng.gen(),
-                len: rng.gen_range((1 << 20)..(5 << 20)),
-            }]
-        } else {
-            (0..rng.gen_range(0..3))
+        let files: Vec<FileSpec> = match kind {
+            Client::MessageOnly => Vec::new(),
+            Client::Small => (0..rng.gen_range(0..3))
                 .map(|k| FileSpec {
                     name: format!("note-{n}-{k}.txt"),
                     seed: rng.gen(),
                     len: rng.gen_range(1..20_000),
                 })
-                .collect()
+                .collect(),
+            // Past the writer's first MiB, so its disk thread and padded last buffer run too.
+            Client::Large => vec![FileSpec {
+                name: format!("evidence-{n}.bin"),
+                seed: rng.gen(),
+                len: rng.gen_range((1 << 20)..(5 << 20)),
+            }],
         };
         let mut form = Multipart::new().text("message", &message).text("contact", "");
         for f in &files {
@@ -278,11 +316,23 @@ fn try_post(addr: SocketAddr, form: &Multipart) -> Option<Response> {
 }
 
 /// After a reboot and the server's start-up: compare what is stored with what was sent.
-fn check(setup: &Setup, sent: &mut [Sent], figures: &mut Figures) {
+fn check(
+    setup: &Setup,
+    sent: &mut [Sent],
+    debris_seen: &mut BTreeSet<String>,
+    figures: &mut Figures,
+) {
+    // Each piece is counted (and described) the first time it is found.
+    let mut debris = |figures: &mut Figures, key: String, what: String| {
+        if debris_seen.insert(key) {
+            figures.debris += 1;
+            figures.problem(what);
+        }
+    };
     // The server cleaned up before it listened; incoming/ holds only what it writes since.
     for leftover in files_under(&setup.incoming_dir()) {
-        figures.debris += 1;
-        figures.problem(format!("left in incoming/ after start-up: {}", leftover.display()));
+        let what = format!("left in incoming/ after start-up: {}", leftover.display());
+        debris(figures, what.clone(), what);
     }
     let rows = setup.submissions();
     let blob_rows = setup.blob_rows();
@@ -294,13 +344,13 @@ fn check(setup: &Setup, sent: &mut [Sent], figures: &mut Figures) {
     for b in &blob_rows {
         blobs_of.entry(&b.submission_id).or_default().push(&b.id);
         if !files.remove(&b.id) {
-            figures.debris += 1;
-            figures.problem(format!("blob row {} has no file in blobs/", b.id));
+            let what = format!("blob row {} has no file in blobs/", b.id);
+            debris(figures, b.id.clone(), what);
         }
     }
     for orphan in files {
-        figures.debris += 1;
-        figures.problem(format!("blob file {orphan}.age has no row after start-up"));
+        let what = format!("blob file {orphan}.age has no row after start-up");
+        debris(figures, orphan, what);
     }
     let by_message: BTreeMap<&str, usize> = sent
         .iter()
@@ -311,13 +361,13 @@ fn check(setup: &Setup, sent: &mut [Sent], figures: &mut Figures) {
     for row in &rows {
         match open_row(setup, row.envelope_blob.as_str(), &blobs_of, &row.id) {
             Err(why) => {
-                figures.debris += 1;
-                figures.problem(format!("submission {} is not whole: {why}", row.id));
+                let what = format!("submission {} is not whole: {why}", row.id);
+                debris(figures, row.id.clone(), what);
             }
             Ok((message, attachments)) => match by_message.get(message.as_str()) {
                 None => {
-                    figures.debris += 1;
-                    figures.problem(format!("submission {} was never sent: {message:?}", row.id));
+                    let what = format!("submission {} was never sent: {message:?}", row.id);
+                    debris(figures, row.id.clone(), what);
                 }
                 Some(&i) => {
                     let expected: Vec<(String, Vec<u8>)> = sent[i]
@@ -328,11 +378,11 @@ fn check(setup: &Setup, sent: &mut [Sent], figures: &mut Figures) {
                     if attachments == expected {
                         stored_whole[i] = true;
                     } else {
-                        figures.debris += 1;
-                        figures.problem(format!(
+                        let what = format!(
                             "submission {} opens to other attachments than were sent",
                             row.id
-                        ));
+                        );
+                        debris(figures, row.id.clone(), what);
                     }
                 }
             },
