@@ -51,7 +51,10 @@ fn main() {
         "flushes seen by the disk: {} file fsyncs, {} directory fsyncs, {} syncfs",
         figures.file_fsyncs, figures.dir_fsyncs, figures.syncfs_calls
     );
-    println!("time:                    {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "time:                    {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     if figures.lost > 0 || figures.debris > 0 {
         println!("\nfirst problems:\n{}", figures.problems.join("\n"));
         std::process::exit(1);

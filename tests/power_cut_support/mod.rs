@@ -268,7 +268,9 @@ fn client(addr: SocketAddr, kind: Client, seed: u64, stop: &AtomicBool, out: &Mu
                 len: rng.gen_range((1 << 20)..(5 << 20)),
             }],
         };
-        let mut form = Multipart::new().text("message", &message).text("contact", "");
+        let mut form = Multipart::new()
+            .text("message", &message)
+            .text("contact", "");
         for f in &files {
             form = form.file("files", &f.name, "application/octet-stream", &f.content());
         }
@@ -292,7 +294,9 @@ fn client(addr: SocketAddr, kind: Client, seed: u64, stop: &AtomicBool, out: &Mu
 /// POST a form; `None` if the connection failed or closed without a whole answer.
 fn try_post(addr: SocketAddr, form: &Multipart) -> Option<Response> {
     let stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .ok()?;
     let mut writer = stream.try_clone().ok()?;
     let mut request = format!(
         "POST /submit HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {}\r\n\
@@ -338,7 +342,12 @@ fn check(
     let blob_rows = setup.blob_rows();
     let mut files: BTreeSet<String> = files_under(&setup.blobs_dir())
         .iter()
-        .filter_map(|p| p.file_name()?.to_str()?.strip_suffix(".age").map(str::to_owned))
+        .filter_map(|p| {
+            p.file_name()?
+                .to_str()?
+                .strip_suffix(".age")
+                .map(str::to_owned)
+        })
         .collect();
     let mut blobs_of: HashMap<&str, Vec<&str>> = HashMap::new();
     for b in &blob_rows {
@@ -431,7 +440,10 @@ fn open_row(
         .ok_or("no message in the envelope")?
         .to_owned();
     let mut attachments = Vec::new();
-    for a in envelope["attachments"].as_array().ok_or("no attachment list")? {
+    for a in envelope["attachments"]
+        .as_array()
+        .ok_or("no attachment list")?
+    {
         let blob = a["blob"].as_str().ok_or("attachment without blob")?;
         if !own.contains(blob) {
             return Err(format!("attachment {blob} has no blob row"));

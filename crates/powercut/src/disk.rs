@@ -182,7 +182,11 @@ mod tests {
         let ino = file(&mut d, ROOT, "a", b"data");
         assert_eq!(read_at(&rebooted(&d), ROOT, "a"), None, "nothing flushed");
         d.sync_file(ino).unwrap();
-        assert_eq!(read_at(&rebooted(&d), ROOT, "a"), None, "name never flushed");
+        assert_eq!(
+            read_at(&rebooted(&d), ROOT, "a"),
+            None,
+            "name never flushed"
+        );
         d.sync_dir(ROOT).unwrap();
         assert_eq!(read_at(&rebooted(&d), ROOT, "a").unwrap(), b"data");
     }
@@ -253,7 +257,10 @@ mod tests {
         assert_eq!(d.sync_file(ino).unwrap_err(), libc::EIO);
         assert_eq!(d.sync_all().unwrap_err(), libc::EIO);
         let after = Disk::boot(rebooted(&d));
-        assert_eq!(read_at(after.volatile().unwrap(), ROOT, "a").unwrap(), b"one");
+        assert_eq!(
+            read_at(after.volatile().unwrap(), ROOT, "a").unwrap(),
+            b"one"
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime};
 use fuser::{
     Errno as FuseErrno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
     INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request,
-    TimeOrNow, WriteFlags,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+    WriteFlags,
 };
 
 use crate::disk::Disk;
@@ -29,12 +29,15 @@ const TTL: Duration = Duration::from_secs(1);
 const CAPACITY: u64 = 64 << 30;
 const BLOCK: u64 = 4096;
 
+/// A directory's entries as `readdir` hands them out: inode, type, name.
+type Listing = Vec<(Ino, FileType, OsString)>;
+
 /// The filesystem served over FUSE. Clone the [`Arc`] to reach the disk from outside (to cut).
 pub struct PowerCutFs {
     disk: Arc<Mutex<Disk>>,
     /// Each open directory's listing as it was when read from its start, so entries removed
     /// while a program walks it (start-up clean-up does) never make it skip others.
-    listings: Mutex<HashMap<u64, Vec<(Ino, FileType, OsString)>>>,
+    listings: Mutex<HashMap<u64, Listing>>,
     next_handle: Mutex<u64>,
 }
 
@@ -299,7 +302,10 @@ impl Filesystem for PowerCutFs {
         reply: ReplyData,
     ) {
         let disk = self.disk();
-        match disk.volatile().and_then(|img| img.read(ino.0, offset, size)) {
+        match disk
+            .volatile()
+            .and_then(|img| img.read(ino.0, offset, size))
+        {
             Ok(bytes) => reply.data(bytes),
             Err(e) => reply.error(errno(e)),
         }
@@ -372,7 +378,11 @@ impl Filesystem for PowerCutFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.disk().volatile().and_then(|img| img.entries(ino.0).map(drop)) {
+        match self
+            .disk()
+            .volatile()
+            .and_then(|img| img.entries(ino.0).map(drop))
+        {
             Ok(()) => reply.opened(self.handle(), FopenFlags::empty()),
             Err(e) => reply.error(errno(e)),
         }
@@ -453,7 +463,11 @@ impl Filesystem for PowerCutFs {
 
     fn access(&self, _req: &Request, ino: INodeNo, _mask: fuser::AccessFlags, reply: ReplyEmpty) {
         // Permission checks are the kernel's (the tests run as one user, usually root).
-        match self.disk().volatile().and_then(|img| img.node(ino.0).map(drop)) {
+        match self
+            .disk()
+            .volatile()
+            .and_then(|img| img.node(ino.0).map(drop))
+        {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(errno(e)),
         }
@@ -510,7 +524,7 @@ impl PowerCutFs {
 
     /// `.`, `..` and every entry of a directory. `..` names the directory itself: inodes here
     /// do not know their parent, and nothing the tests run looks at it.
-    fn listing(&self, dir: Ino) -> Result<Vec<(Ino, FileType, OsString)>> {
+    fn listing(&self, dir: Ino) -> Result<Listing> {
         let disk = self.disk();
         let img = disk.volatile()?;
         let mut list = vec![

@@ -229,9 +229,7 @@ impl Image {
                 match (moving_dir, old_is_dir) {
                     (true, false) => return Err(libc::ENOTDIR),
                     (false, true) => return Err(libc::EISDIR),
-                    (true, true) if !self.entries(old)?.is_empty() => {
-                        return Err(libc::ENOTEMPTY)
-                    }
+                    (true, true) if !self.entries(old)?.is_empty() => return Err(libc::ENOTEMPTY),
                     _ => {}
                 }
                 self.unlinked(old, new_dir)?;

@@ -29,12 +29,12 @@ pub fn check_fuse() -> Result<(), MountError> {
         .write(true)
         .open("/dev/fuse")
     {
-        return Err(MountError::Unavailable(format!("/dev/fuse cannot be opened ({e})")));
+        return Err(MountError::Unavailable(format!(
+            "/dev/fuse cannot be opened ({e})"
+        )));
     }
     let found = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join("fusermount3").is_file())
-        })
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join("fusermount3").is_file()))
         .unwrap_or(false);
     if !found {
         return Err(MountError::Unavailable(
@@ -88,7 +88,10 @@ impl Mounted {
     /// Make an empty filesystem (owned by the calling user) and mount it at `mountpoint`, an
     /// existing empty directory.
     pub fn fresh(mountpoint: &Path) -> Result<Mounted, MountError> {
-        let disk = Disk::new(rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
+        let disk = Disk::new(
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
         Mounted::mount(disk, mountpoint)
     }
 

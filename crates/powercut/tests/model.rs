@@ -42,13 +42,20 @@ fn only_what_was_flushed_survives_a_cut() {
     write(&dir.join("data-only"), b"data").sync_all().unwrap();
     fs::rename(dir.join("renamed"), dir.join("new-name")).unwrap();
     // Unflushed writes to a flushed file.
-    let mut whole = OpenOptions::new().append(true).open(dir.join("whole")).unwrap();
+    let mut whole = OpenOptions::new()
+        .append(true)
+        .open(dir.join("whole"))
+        .unwrap();
     whole.write_all(b" and more").unwrap();
     drop(whole);
 
     let disk = disk.reboot().unwrap();
     assert_eq!(fs::read(dir.join("whole")).unwrap(), b"whole");
-    assert_eq!(fs::read(dir.join("name-only")).unwrap(), b"", "named, never flushed");
+    assert_eq!(
+        fs::read(dir.join("name-only")).unwrap(),
+        b"",
+        "named, never flushed"
+    );
     assert!(!dir.join("data-only").exists(), "flushed, never named");
     assert_eq!(fs::read(dir.join("renamed")).unwrap(), b"renamed");
     assert!(!dir.join("new-name").exists(), "the rename is undone");
@@ -76,7 +83,9 @@ fn after_a_cut_everything_fails_with_eio() {
     let mut open = write(&root.join("f"), b"x");
     disk.cut();
     let errors = [
-        open.write_all(b"more").and_then(|()| open.sync_all()).unwrap_err(),
+        open.write_all(b"more")
+            .and_then(|()| open.sync_all())
+            .unwrap_err(),
         fs::read(root.join("f")).unwrap_err(),
         File::create(root.join("g")).unwrap_err(),
     ];
@@ -99,7 +108,11 @@ fn durable_files_survive_and_never_replace() {
     assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
     let disk = disk.reboot().unwrap();
     assert_eq!(fs::read(&path).unwrap(), b"secret");
-    assert_eq!(fs::read_dir(root.join("a/b")).unwrap().count(), 1, "no temporary left");
+    assert_eq!(
+        fs::read_dir(root.join("a/b")).unwrap().count(),
+        1,
+        "no temporary left"
+    );
     drop(disk);
 }
 
@@ -135,10 +148,14 @@ fn sqlite_in_wal_mode_keeps_what_it_synced_and_loses_what_it_did_not() {
         // A second connection shares the WAL index through the mapped -shm file.
         assert_eq!(rows(&db), ["synced"]);
         let conn2 = sqlite(&db, "FULL");
-        conn2.execute("INSERT INTO t VALUES ('synced too')", []).unwrap();
+        conn2
+            .execute("INSERT INTO t VALUES ('synced too')", [])
+            .unwrap();
         assert_eq!(rows(&db), ["synced", "synced too"]);
         let unsynced = sqlite(&db, "OFF");
-        unsynced.execute("INSERT INTO t VALUES ('never synced')", []).unwrap();
+        unsynced
+            .execute("INSERT INTO t VALUES ('never synced')", [])
+            .unwrap();
         assert_eq!(rows(&db).len(), 3);
         disk.cut();
     }
@@ -153,9 +170,16 @@ fn syncfs_reaches_the_disk_only_through_the_bridge() {
     let disk = mount(&tmp);
     let root = disk.mountpoint().to_owned();
     write(&root.join("plain"), b"plain sync");
-    let plain = Command::new("sync").arg("-f").arg(root.join("plain")).status();
+    let plain = Command::new("sync")
+        .arg("-f")
+        .arg(root.join("plain"))
+        .status();
     assert!(plain.expect("running sync (coreutils)").success());
-    assert_eq!(disk.switch().flushes().whole, 0, "FUSE does not see a syncfs");
+    assert_eq!(
+        disk.switch().flushes().whole,
+        0,
+        "FUSE does not see a syncfs"
+    );
 
     write(&root.join("bridged"), b"bridged sync");
     let mut cmd = Command::new("sync");
