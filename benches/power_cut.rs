@@ -7,8 +7,9 @@
 //!
 //!     cargo bench --profile dev --bench power_cut
 //!
-//! Settings: POWER_CUT_CUTS (default 100), POWER_CUT_SEED (default random; printed, and replays
-//! the same cut moments and submissions), POWER_CUT_PER_DISK (cuts before a fresh disk, default 5).
+//! Settings: POWER_CUT_CUTS (default 100), POWER_CUT_SEED (default random; printed; it replays
+//! the same cut delays and submissions, though not the threads' exact timing),
+//! POWER_CUT_PER_DISK (cuts before a fresh disk, default 5).
 //! Needs /dev/fuse and the Debian package `fuse3` (see tests/power_cut.rs, crates/powercut).
 
 #[path = "../tests/common/mod.rs"]

@@ -7,7 +7,7 @@
 //! the kind: the page cache survives it. Needs /dev/fuse and the Debian package `fuse3`.
 //!
 //! A short series here; `cargo bench --bench power_cut` runs a hundred cuts and more. Set
-//! POWER_CUT_SEED to replay a series.
+//! POWER_CUT_SEED to replay a series (the same cut delays and submissions; thread timing varies).
 
 mod common;
 mod power_cut_support;
@@ -22,7 +22,7 @@ fn acknowledged_submissions_survive_power_cuts_and_nothing_is_left_half() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
-    println!("power cut seed: {seed} (POWER_CUT_SEED={seed} replays the cut moments)");
+    println!("power cut seed: {seed} (POWER_CUT_SEED={seed} replays the same cut delays and submissions)");
     let figures = run(&Settings {
         cuts: 3,
         seed,
