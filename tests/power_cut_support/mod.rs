@@ -379,7 +379,7 @@ fn check(
                     debris(figures, row.id.clone(), what);
                 }
                 Some(&i) => {
-                    let expected: Vec<(String, Vec<u8>)> = sent[i]
+                    let expected: Attachments = sent[i]
                         .files
                         .iter()
                         .map(|f| (f.name.clone(), f.content()))
@@ -417,13 +417,16 @@ fn check(
     }
 }
 
-/// Open a stored submission: its message and its attachments (name, content), or why not.
+/// Attachments as stored or sent: name and content.
+type Attachments = Vec<(String, Vec<u8>)>;
+
+/// Open a stored submission: its message and its attachments, or why not.
 fn open_row(
     setup: &Setup,
     envelope_blob: &str,
     blobs_of: &HashMap<&str, Vec<&str>>,
     submission_id: &str,
-) -> Result<(String, Vec<(String, Vec<u8>)>), String> {
+) -> Result<(String, Attachments), String> {
     let own: BTreeSet<&str> = blobs_of
         .get(submission_id)
         .map(|v| v.iter().copied().collect())
