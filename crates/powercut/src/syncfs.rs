@@ -9,6 +9,8 @@
 //! `sync` calls and notifies this side (`SECCOMP_RET_USER_NOTIF`, Linux 5.5 or later). A thread
 //! here makes everything durable, then lets the call go on into the kernel; after a cut it makes
 //! the call fail with `EIO` instead, as a dead disk would. Every other system call runs untouched.
+//! The process runs with `no_new_privs` set (a filter needs it without CAP_SYS_ADMIN): it cannot
+//! gain privileges by running a set-uid program, which the server never does.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -196,3 +196,37 @@ fn syncfs_reaches_the_disk_only_through_the_bridge() {
     assert_eq!(fs::read(root.join("plain")).unwrap(), b"plain sync");
     drop(disk);
 }
+
+#[test]
+fn direct_writes_pass_through_and_need_a_flush_like_any_other() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = mount(&tmp);
+    let root = disk.mountpoint().to_owned();
+    let open_direct = |name: &str| {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(root.join(name))
+            .unwrap()
+    };
+    // A 4 KiB-aligned buffer, as direct I/O wants.
+    let mut storage = vec![0u8; 3 * 4096];
+    let start = storage.as_ptr().align_offset(4096);
+    let block = &mut storage[start..start + 4096];
+    block.fill(7);
+    let mut flushed = open_direct("flushed");
+    flushed.write_all(block).unwrap();
+    flushed.sync_all().unwrap();
+    open_direct("unflushed").write_all(block).unwrap();
+    sync_dir(&root);
+    let disk = disk.reboot().unwrap();
+    assert_eq!(fs::read(root.join("flushed")).unwrap(), vec![7; 4096]);
+    assert_eq!(
+        fs::read(root.join("unflushed")).unwrap(),
+        b"",
+        "written, never flushed"
+    );
+    drop(disk);
+}
