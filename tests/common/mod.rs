@@ -155,12 +155,19 @@ impl Setup {
 
     /// Start `sealdrop serve` and wait until it says where it listens.
     pub fn start(&self) -> Server<'_> {
-        let mut child = self
-            .command(&["serve"])
+        self.start_with(|_| {})
+    }
+
+    /// [`Setup::start`], with a last change to the command before it runs.
+    pub fn start_with(&self, prepare: impl FnOnce(&mut Command)) -> Server<'_> {
+        let mut cmd = self.command(&["serve"]);
+        prepare(&mut cmd);
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("starting the sealdrop binary");
+        drop(cmd);
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
