@@ -135,7 +135,7 @@ pub async fn login_page(State(app): State<AppState>, PageLang(lang): PageLang) -
     render(
         StatusCode::OK,
         &CodenamePage {
-            page: PageCtx::new(lang, app.config.demo),
+            page: PageCtx::new(lang, &app.config),
             problem: None,
         },
     )
@@ -143,7 +143,7 @@ pub async fn login_page(State(app): State<AppState>, PageLang(lang): PageLang) -
 
 pub async fn login(State(app): State<AppState>, PageLang(lang): PageLang, body: Body) -> Response {
     let Some(fields) = read_urlencoded(body, MAX_LOGIN_BYTES).await else {
-        return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo);
+        return Refusal::BadForm.page(lang, &app.config);
     };
     let parsed = fields
         .iter()
@@ -166,12 +166,12 @@ pub async fn login(State(app): State<AppState>, PageLang(lang): PageLang, body: 
             return render(
                 StatusCode::BAD_REQUEST,
                 &CodenamePage {
-                    page: PageCtx::new(lang, app.config.demo),
+                    page: PageCtx::new(lang, &app.config),
                     problem: Some(problem),
                 },
             );
         }
-        None => return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo),
+        None => return Refusal::BadForm.page(lang, &app.config),
     };
     // Every well-formed codename is derived and opens an inbox, issued or not: the same work,
     // the same answer.
@@ -180,7 +180,7 @@ pub async fn login(State(app): State<AppState>, PageLang(lang): PageLang, body: 
             drop(codename);
             derived
         }
-        Err(refusal) => return refusal.page(lang, &app.config.limits, app.config.demo),
+        Err(refusal) => return refusal.page(lang, &app.config),
     };
     let token = app.sessions.start(SessionData::new(derived));
     let mut response = see_other(format!("/inbox?lang={}", lang.code()));
@@ -214,9 +214,9 @@ pub async fn inbox(
                 "error while reading replies: {}",
                 crate::events::chain(&e)
             ));
-            return Refusal::Internal.page(lang, &app.config.limits, app.config.demo);
+            return Refusal::Internal.page(lang, &app.config);
         }
-        Err(_) => return Refusal::Internal.page(lang, &app.config.limits, app.config.demo),
+        Err(_) => return Refusal::Internal.page(lang, &app.config),
     };
     let text_bytes: usize = replies
         .iter()
@@ -226,7 +226,7 @@ pub async fn inbox(
     render_wiped(
         StatusCode::OK,
         &InboxPage {
-            page: PageCtx::new(lang, app.config.demo),
+            page: PageCtx::new(lang, &app.config),
             replies,
             sent: query.sent.is_some(),
             message_maxlength: limits.max_message_bytes / 3,
@@ -280,14 +280,14 @@ pub async fn delete(
         return to_login(lang);
     };
     let Some(fields) = read_urlencoded(body, MAX_DELETE_BYTES).await else {
-        return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo);
+        return Refusal::BadForm.page(lang, &app.config);
     };
     let Some(id) = fields
         .iter()
         .find(|(name, _)| name.as_str() == "reply")
         .map(|(_, id)| id.to_string())
     else {
-        return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo);
+        return Refusal::BadForm.page(lang, &app.config);
     };
     let store = app.store.clone();
     let done =
@@ -301,9 +301,9 @@ pub async fn delete(
                 "error while deleting a reply: {}",
                 crate::events::chain(&e)
             ));
-            Refusal::Internal.page(lang, &app.config.limits, app.config.demo)
+            Refusal::Internal.page(lang, &app.config)
         }
-        Err(_) => Refusal::Internal.page(lang, &app.config.limits, app.config.demo),
+        Err(_) => Refusal::Internal.page(lang, &app.config),
     }
 }
 
@@ -321,7 +321,8 @@ pub async fn send(
     let thread = Thread::FollowUp(session);
     match receive(&app, client.as_deref(), &headers, body, &thread).await {
         Ok(_) => see_other(format!("/inbox?lang={}&sent=1", lang.code())),
-        Err(refusal) => refusal.page(lang, &app.config.limits, app.config.demo),
+        // The follow-up form lives in the inbox; its text is not given back (yet).
+        Err((refusal, _kept)) => refusal.page(lang, &app.config),
     }
 }
 

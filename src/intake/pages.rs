@@ -4,15 +4,26 @@ use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::i18n::{Lang, Strings};
-use crate::config::Limits;
+use zeroize::Zeroizing;
 
-/// What every page needs: the words, the language switch, the demo banner.
+use super::i18n::{Lang, Strings};
+use super::statics;
+use crate::config::{Config, Limits};
+
+/// What every page needs: the words, the language switch, the demo banner, the group's name.
 pub struct PageCtx {
     pub t: &'static Strings,
     pub lang_code: &'static str,
     pub langs: Vec<LangLink>,
     pub demo: bool,
+    /// Where the language links lead: the form, or the received page (which keeps its own).
+    pub switch_path: &'static str,
+    /// The group's name (operator input, escaped by the template); empty if not configured.
+    pub org_name: String,
+    /// The logo's content-hashed path, if there is a logo.
+    pub logo_path: Option<String>,
+    /// The stylesheet's content-hashed path.
+    pub stylesheet: &'static str,
 }
 
 pub struct LangLink {
@@ -22,7 +33,20 @@ pub struct LangLink {
 }
 
 impl PageCtx {
-    pub fn new(lang: Lang, demo: bool) -> Self {
+    pub fn new(lang: Lang, config: &Config) -> Self {
+        let mut page = PageCtx::words(lang, config.demo);
+        page.org_name = config.organisation.name.clone();
+        page.logo_path = config.logo.as_ref().map(|l| l.path.clone());
+        page
+    }
+
+    /// The language links lead back to this page rather than to the form.
+    pub fn switching_to(mut self, path: &'static str) -> Self {
+        self.switch_path = path;
+        self
+    }
+
+    fn words(lang: Lang, demo: bool) -> Self {
         PageCtx {
             t: lang.strings(),
             lang_code: lang.code(),
@@ -35,6 +59,10 @@ impl PageCtx {
                 })
                 .collect(),
             demo,
+            switch_path: "/",
+            org_name: String::new(),
+            logo_path: None,
+            stylesheet: statics::stylesheet_path(),
         }
     }
 }
@@ -45,8 +73,30 @@ pub struct FormPage {
     pub page: PageCtx,
     pub files_hint: String,
     pub max_files: u32,
-    pub message_maxlength: u64,
-    pub contact_maxlength: usize,
+    /// The group's description and how to check the address (operator input, escaped).
+    pub description: String,
+    pub verify: String,
+    /// The operator's tips for this language, or the built-in ones.
+    pub tips: Vec<String>,
+    /// Set when the form comes back after a refusal: what went wrong, and what was kept.
+    pub refused: Option<Refused>,
+    /// What the source had typed (in wiped memory; empty on a fresh form).
+    pub message: Zeroizing<String>,
+    pub contact: Zeroizing<String>,
+}
+
+/// Why a form came back, and what the source must do again.
+pub struct Refused {
+    pub title: &'static str,
+    pub body: String,
+    /// The message could be put back into the form.
+    pub text_kept: bool,
+    /// "Files to choose again: N", when files were chosen and their number is known.
+    pub files_again: Option<String>,
+    /// Their names, as the browser sent them (wiped memory).
+    pub file_names: Vec<Zeroizing<String>>,
+    /// The upload stopped before the files could be counted.
+    pub files_unknown: bool,
 }
 
 #[derive(Template)]
@@ -58,6 +108,8 @@ pub struct ReceivedPage<'a> {
     pub codename: Vec<&'a str>,
     /// The `lang` of the word list the codename is shown in.
     pub codename_lang: &'static str,
+    /// "Files received: N", if any files came.
+    pub files_received: Option<String>,
 }
 
 #[derive(Template)]
@@ -95,16 +147,42 @@ pub struct ErrorPage {
 }
 
 impl FormPage {
-    pub fn new(page: PageCtx, limits: &Limits, contact_maxlength: usize) -> Self {
-        let files_hint = fill_limits(page.t.files_hint, page.t, limits);
+    /// A fresh form, in `lang`.
+    pub fn new(lang: Lang, config: &Config) -> Self {
+        let page = PageCtx::new(lang, config);
+        let files_hint = fill_limits(page.t.files_hint, page.t, &config.limits);
+        let organisation = &config.organisation;
+        let tips = match organisation.tips_for(lang) {
+            Some(tips) => tips.to_vec(),
+            None => page
+                .t
+                .safety_tips_reviewed
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+        };
         FormPage {
             page,
             files_hint,
-            max_files: limits.max_files,
-            // `maxlength` counts UTF-16 units; one unit is at most 3 bytes of UTF-8.
-            message_maxlength: limits.max_message_bytes / 3,
-            contact_maxlength,
+            max_files: config.limits.max_files,
+            description: organisation.description.clone(),
+            verify: organisation.verify.clone(),
+            tips,
+            refused: None,
+            message: Zeroizing::new(String::new()),
+            contact: Zeroizing::new(String::new()),
         }
+    }
+
+    /// Room to render this page into, with the typed text escaped (at most 6 bytes a byte).
+    pub fn capacity(&self) -> usize {
+        let names: usize = self
+            .refused
+            .iter()
+            .flat_map(|r| r.file_names.iter())
+            .map(|n| n.len())
+            .sum();
+        64 * 1024 + 6 * (self.message.len() + self.contact.len() + names)
     }
 }
 

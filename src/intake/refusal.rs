@@ -3,9 +3,11 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 
-use super::i18n::Lang;
-use super::pages::{fill_limits, render, ErrorPage, PageCtx};
-use crate::config::Limits;
+use zeroize::Zeroizing;
+
+use super::i18n::{Lang, Strings};
+use super::pages::{fill_limits, render, render_wiped, ErrorPage, FormPage, PageCtx, Refused};
+use crate::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -14,6 +16,8 @@ pub enum Refusal {
     TooManyFiles,
     EmptyMessage,
     MessageTooLong,
+    /// The contact line is longer than the server keeps.
+    ContactTooLong,
     /// Not a multipart form we can read: wrong content type, malformed body, unknown field,
     /// or a body cut off half-way.
     BadForm,
@@ -32,9 +36,10 @@ impl Refusal {
     pub fn status(self) -> StatusCode {
         match self {
             Refusal::TooLarge | Refusal::MessageTooLong => StatusCode::PAYLOAD_TOO_LARGE,
-            Refusal::TooManyFiles | Refusal::EmptyMessage | Refusal::BadForm => {
-                StatusCode::BAD_REQUEST
-            }
+            Refusal::TooManyFiles
+            | Refusal::EmptyMessage
+            | Refusal::ContactTooLong
+            | Refusal::BadForm => StatusCode::BAD_REQUEST,
             Refusal::Full => StatusCode::INSUFFICIENT_STORAGE,
             Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -43,15 +48,14 @@ impl Refusal {
         }
     }
 
-    /// The error page, in the source's language.
-    pub fn page(self, lang: Lang, limits: &Limits, demo: bool) -> Response {
-        let page = PageCtx::new(lang, demo);
-        let t = page.t;
+    /// What went wrong, in the source's language: (title, body with limits filled in).
+    fn words(self, t: &'static Strings, config: &Config) -> (&'static str, String) {
         let (title, body) = match self {
             Refusal::TooLarge => (t.too_large_title, t.too_large_body),
             Refusal::TooManyFiles => (t.too_many_files_title, t.too_many_files_body),
             Refusal::EmptyMessage => (t.empty_message_title, t.empty_message_body),
             Refusal::MessageTooLong => (t.message_too_long_title, t.message_too_long_body),
+            Refusal::ContactTooLong => (t.contact_too_long_title, t.contact_too_long_body),
             Refusal::BadForm => (t.bad_form_title, t.bad_form_body),
             Refusal::Full => (t.full_title, t.full_body),
             Refusal::Busy => (t.busy_title, t.busy_body),
@@ -59,15 +63,51 @@ impl Refusal {
             Refusal::NotFound => (t.not_found_title, t.not_found_body),
             Refusal::Internal => (t.internal_title, t.internal_body),
         };
-        let mut response = render(
+        (title, fill_limits(body, t, &config.limits))
+    }
+
+    /// The error page, in the source's language (for what has no form to give back).
+    pub fn page(self, lang: Lang, config: &Config) -> Response {
+        let page = PageCtx::new(lang, config);
+        let (title, body) = self.words(page.t, config);
+        let response = render(
             self.status(),
             &ErrorPage {
                 page,
                 title,
-                body: fill_limits(body, t, limits),
+                body,
                 nothing_stored: self != Refusal::NotFound,
             },
         );
+        self.with_retry_after(response)
+    }
+
+    /// The form again, with what the source typed put back, what went wrong, and which files
+    /// to choose again. Rendered into wiped memory; like every page but the fresh form, the
+    /// response is `no-store`.
+    pub fn form_again(self, lang: Lang, config: &Config, kept: Kept) -> Response {
+        let mut form = FormPage::new(lang, config);
+        let t = form.page.t;
+        let (title, body) = self.words(t, config);
+        let files_again = (kept.files_counted && kept.files > 0).then(|| {
+            t.files_again_count
+                .replace("{count}", &kept.files.to_string())
+        });
+        form.refused = Some(Refused {
+            title,
+            body,
+            text_kept: kept.message.is_some(),
+            files_again,
+            file_names: kept.file_names,
+            files_unknown: !kept.files_counted,
+        });
+        form.message = kept.message.unwrap_or_default();
+        form.contact = kept.contact.unwrap_or_default();
+        let capacity = form.capacity();
+        self.with_retry_after(render_wiped(self.status(), &form, capacity))
+    }
+
+    fn with_retry_after(self, mut response: Response) -> Response {
         if matches!(self, Refusal::Busy | Refusal::Full) {
             response
                 .headers_mut()
@@ -75,4 +115,18 @@ impl Refusal {
         }
         response
     }
+}
+
+/// What a refused form gave back: kept in wiped memory only for the answer, never stored.
+#[derive(Default)]
+pub struct Kept {
+    /// The message, if it was read whole (and is text).
+    pub message: Option<Zeroizing<String>>,
+    pub contact: Option<Zeroizing<String>>,
+    /// Files the source had chosen, as far as the form was read.
+    pub files: usize,
+    /// Their names (a browser sends one per chosen file).
+    pub file_names: Vec<Zeroizing<String>>,
+    /// The whole form was read, so `files` is every file chosen.
+    pub files_counted: bool,
 }

@@ -155,8 +155,17 @@ impl Setup {
 
     /// Start `sealdrop serve` and wait until it says where it listens.
     pub fn start(&self) -> Server<'_> {
+        self.start_args(&["serve"])
+    }
+
+    /// Start `sealdrop serve --config FILE`.
+    pub fn start_with_config(&self, file: &Path) -> Server<'_> {
+        self.start_args(&["serve", "--config", file.to_str().unwrap()])
+    }
+
+    fn start_args(&self, args: &[&str]) -> Server<'_> {
         let mut child = self
-            .command(&["serve"])
+            .command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -560,7 +569,7 @@ impl Server<'_> {
             .text("contact", "")
             .file("files", "note.txt", "text/plain", b"some evidence");
         let response = self.post("/submit", &form);
-        response.assert_page(200, "Received. Thank you.");
+        response.assert_received();
         message
     }
 }
@@ -605,12 +614,51 @@ impl Response {
         String::from_utf8(self.body.clone()).expect("a UTF-8 body")
     }
 
+    /// The content-hashed stylesheet path a page links to.
+    pub fn stylesheet_path(&self) -> String {
+        let text = self.text();
+        let start = text
+            .find("href=\"/static/style-")
+            .expect("a stylesheet link")
+            + 6;
+        let end = text[start..].find('"').unwrap() + start;
+        text[start..end].to_owned()
+    }
+
     /// The page's `<title>` text.
     pub fn title(&self) -> String {
         let text = self.text();
         let start = text.find("<title>").expect("a <title>") + "<title>".len();
         let end = text[start..].find("</title>").expect("a </title>") + start;
         text[start..end].to_owned()
+    }
+
+    /// Assert a stored submission's answer: post/redirect/get, a 303 to `/received` with the
+    /// receipt's cookie, and nothing about the submission on the URL.
+    pub fn assert_received(&self) {
+        assert_eq!(
+            self.status,
+            303,
+            "a stored submission answers 303; page:\n{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let location = self.header("location").expect("a Location");
+        assert!(
+            location.starts_with("/received?lang=") && !location.contains('&'),
+            "the received page's URL says only its language: {location}"
+        );
+        let cookie = self.header("set-cookie").expect("the receipt's cookie");
+        assert!(cookie.starts_with("sealdrop_receipt="), "{cookie}");
+    }
+
+    /// The `name=value` of the receipt cookie this answer set.
+    pub fn receipt_cookie(&self) -> String {
+        self.header("set-cookie")
+            .expect("a Set-Cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
     }
 
     /// Assert the status and that the page's title begins with `title` (the error's own words).
@@ -767,6 +815,16 @@ pub fn exchange(addr: SocketAddr, bytes: Vec<u8>) -> Option<Response> {
 
 pub fn get(addr: SocketAddr, path: &str) -> Response {
     get_with(addr, path, &[])
+}
+
+/// Follow a stored submission's redirect to the received page, with its cookie.
+pub fn follow_received(addr: SocketAddr, posted: &Response) -> Response {
+    posted.assert_received();
+    get_with(
+        addr,
+        posted.header("location").unwrap(),
+        &[("Cookie", &posted.receipt_cookie())],
+    )
 }
 
 pub fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {

@@ -59,6 +59,18 @@ impl Lang {
     }
 }
 
+impl std::str::FromStr for Lang {
+    type Err = String;
+    fn from_str(code: &str) -> Result<Lang, String> {
+        Lang::from_code(code.trim()).ok_or_else(|| {
+            format!(
+                "`{code}` is not a language of the pages (use one of: {})",
+                Lang::ALL.map(Lang::code).join(", ")
+            )
+        })
+    }
+}
+
 /// Every sentence a source may see.
 #[derive(Debug)]
 pub struct Strings {
@@ -151,6 +163,31 @@ pub struct Strings {
     /// Units for sizes: bytes are never shown raw to a source.
     pub unit_mb: &'static str,
     pub unit_gb: &'static str,
+
+    // Issue 11, flow and trust (nothing typed is lost; the group is named; PRG).
+    /// Marks the one required field in words (no `required` attribute: its bubble is the
+    /// browser's English).
+    pub required_marker: &'static str,
+    /// Several files at once; a second choice replaces the first.
+    pub files_choose_all: &'static str,
+    /// Replaces `safety_tips` (reviewed for the region; the operator may replace them).
+    pub safety_tips_reviewed: &'static [&'static str],
+    /// Replaces `contact_hint`: no email services (local ones may be read by the authorities).
+    pub contact_hint_reviewed: &'static str,
+    /// On a refused form shown again: what was written is still below.
+    pub text_kept: &'static str,
+    /// On a refused form shown again when the text could not be kept.
+    pub text_not_kept: &'static str,
+    /// `{count}`: files that must be chosen again (a "label: number" form, no plural needed).
+    pub files_again_count: &'static str,
+    /// When the file names are not known (the upload stopped before them).
+    pub files_again_unknown: &'static str,
+    pub contact_too_long_title: &'static str,
+    pub contact_too_long_body: &'static str,
+    /// `{count}`: files that arrived (a "label: number" form, no plural needed).
+    pub received_files: &'static str,
+    /// Heading above the operator's line on how to check this address.
+    pub verify_heading: &'static str,
 }
 
 #[cfg(test)]

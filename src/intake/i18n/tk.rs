@@ -95,4 +95,23 @@ pub const STRINGS: Strings = Strings {
 
     unit_mb: "MB",
     unit_gb: "GB",
+
+    // Issue 11, flow and trust.
+    required_marker: "(hökmany)",
+    files_choose_all: "Birnäçe faýl ibermek üçin, olaryň hemmesini birden, bir gezekde saýlaň. Täzeden saýlamak öň saýlanan faýllary çalyşýar.",
+    safety_tips_reviewed: &[
+        "Adyňyzy ýazmak hökman däl. Diňe paýlaşmaga taýyn bolan zadyňyzy ýazyň.",
+        "Suratlarda we resminamalarda gizlin maglumatlar bolup biler, meselem, suratyň düşürilen ýeri ýa-da ulanylan telefon. Mümkin bolsa, olaryň ýerine ekran suratlaryny (skrinşot) iberiň.",
+        "Telefonyňyz barlanyp bilinse: Tor Browser programmasynyň özi onda görünýär. Işiňizi gutaranyňyzda Tor Browser-i ýapyň, şonda ol bu saýty ýatdan çykarýar; programmanyň özi size howp salyp biljek bolsa, ony pozuň.",
+        "Siz bilen habarlaşmagymyz üçin diňe özüňiziň ulanýan messenjer hasabyňyzy goýuň. Ýurduňyzdaky poçta hyzmatyndaky e-poçta salgysyny goýmaň: ony häkimiýetler okap biler.",
+    ],
+    contact_hint_reviewed: "Meselem, diňe özüňiziň ulanýan messenjeriňizdäki adyňyz ýa-da belgiňiz; ýurduňyzdaky poçta hyzmatyndaky e-poçta salgysy bolmasa gowy. Boş goýsaňyz, näbelli galarsyňyz, ýöne biz siz bilen habarlaşyp bilmeris.",
+    text_kept: "Ýazan tekstiňiz aşakdaky görnüşde saklanýar. Ony barlaň, faýllaryňyz bar bolsa, olary täzeden saýlaň we ýene iberiň.",
+    text_not_kept: "Ýazan tekstiňizi bu ýerde gaýtadan görkezip bilmedik.",
+    files_again_count: "Täzeden saýlamaly faýllar: {count}",
+    files_again_unknown: "Faýl saýlan bolsaňyz, olary täzeden saýlaň.",
+    contact_too_long_title: "Habarlaşmak usuly gaty uzyn",
+    contact_too_long_body: "Siz bilen habarlaşmak usulyny bir gysga setire çenli gysgaldyň.",
+    received_files: "Kabul edilen faýllar: {count}",
+    verify_heading: "Bu biziň hakyky salgymyzmy?",
 };
