@@ -217,6 +217,9 @@ mod tests {
             assert!(s.too_many_files_body.contains("{files}"), "{lang:?}");
             assert!(s.codename_word_count.contains("{found}"), "{lang:?}");
             assert!(s.codename_unknown_word.contains("{position}"), "{lang:?}");
+            assert!(s.files_again_count.contains("{count}"), "{lang:?}");
+            assert!(s.received_files.contains("{count}"), "{lang:?}");
+            assert!(!s.safety_tips_reviewed.is_empty(), "{lang:?}");
             let all = format!("{s:?}");
             assert!(!all.contains("\"\""), "{lang:?} has an empty string");
         }
