@@ -382,10 +382,7 @@ fn organisation_settings_out_of_bounds_and_unsafe_logos_stop_the_server_naming_t
             "organisation.tips",
         ),
         (
-            format!(
-                "[organisation.tips]\nru = [{}]\n",
-                vec!["\"x\""; 9].join(",")
-            ),
+            format!("[organisation.tips]\nru = [{}]\n", ["\"x\""; 9].join(",")),
             "from 1 to 8 tips",
         ),
         ("default_language = \"de\"\n".to_owned(), "default_language"),
@@ -423,12 +420,7 @@ fn the_sources_choice_then_the_operators_default_then_the_browser_then_english()
         title(&ru)
     );
     let tk = get_with(server.addr, "/?lang=tk", &[("Accept-Language", "uz")]);
-    assert_eq!(
-        tk.text().contains("<html lang=\"tk\">"),
-        true,
-        "{}",
-        title(&tk)
-    );
+    assert!(tk.text().contains("<html lang=\"tk\">"), "{}", title(&tk));
     // The switch is on every page, the received one included.
     for page in [ru.text(), tk.text(), server.get("/codename").text()] {
         for code in ["en", "ru", "tg", "tk", "uz"] {
