@@ -200,7 +200,7 @@ fn fill_with_empty_files(server: &Server, most: usize) -> usize {
     for sent in 0..most {
         let response = server.post("/submit", &empty_files_tip(20));
         match response.status {
-            200 => continue,
+            303 => continue,
             507 => {
                 response.assert_page(507, "Temporarily full");
                 return sent;

@@ -252,12 +252,11 @@ pub(super) async fn receive(
         // Behind the minimum rate while a newcomer needed the slot (intake/slots.rs).
         () = slot.held().preempted() => Err(Refusal::Timeout),
     }
-    .map_err(|refusal| {
-        if fell_behind.load(Ordering::SeqCst) {
-            Refusal::Timeout
-        } else {
-            refusal
-        }
+    .map_err(|refusal| match before_upload {
+        // Decided before the body was read: that stays the answer however the read ended.
+        Some(decided) => decided,
+        None if fell_behind.load(Ordering::SeqCst) => Refusal::Timeout,
+        None => refusal,
     });
     let parts = match parts {
         Ok(parts) => parts,
