@@ -58,3 +58,64 @@ fn cached(content_type: &'static str, body: bytes::Bytes, cache: &'static str) -
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::STYLESHEET;
+
+    /// WCAG relative luminance of `#rrggbb`.
+    fn luminance(hex: &str) -> f64 {
+        let hex = hex.trim_start_matches('#');
+        let channel = |i: usize| {
+            let c = u8::from_str_radix(&hex[i..i + 2], 16).unwrap() as f64 / 255.0;
+            if c <= 0.03928 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (a, b) = (luminance(a), luminance(b));
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    /// The first `#rrggbb` after `needle` in `css`.
+    fn color_after(css: &str, needle: &str) -> String {
+        let start = css
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} in the stylesheet"));
+        let hash = css[start..].find('#').unwrap() + start;
+        css[hash..hash + 7].to_owned()
+    }
+
+    #[test]
+    fn focus_rings_reach_3_to_1_and_button_text_7_to_1_in_both_themes() {
+        let (light, dark) = STYLESHEET
+            .split_once("@media (prefers-color-scheme: dark)")
+            .unwrap();
+        let after = |css: &str, from: &str, needle: &str| {
+            color_after(&css[css.find(from).unwrap()..], needle)
+        };
+        let page_light = after(light, "body {", "background:");
+        let ring_light = color_after(light, "outline: 3px solid");
+        let button_light = after(light, "\nbutton {", "background:");
+        let page_dark = after(dark, "body {", "background:");
+        let ring_dark = color_after(dark, "outline-color:");
+        let button_dark = after(dark, "  button {", "background:");
+        assert!(
+            contrast(&ring_light, &page_light) >= 3.0,
+            "light focus ring"
+        );
+        assert!(contrast(&ring_dark, &page_dark) >= 3.0, "dark focus ring");
+        assert!(
+            contrast("#ffffff", &button_light) >= 7.0,
+            "light button text"
+        );
+        assert!(contrast("#ffffff", &button_dark) >= 7.0, "dark button text");
+        // The measure itself: the old light ring (#e8a400) was 2.1:1.
+        assert!(contrast("#e8a400", "#fdfdfb") < 3.0);
+    }
+}
