@@ -284,6 +284,17 @@ fn the_group_is_named_on_every_page_its_words_escaped_and_its_logo_served_by_has
          [organisation.tips]\n\
          ru = [\"Свой совет <один>.\", \"Свой совет два.\"]\n",
     );
+    // check-config says what the pages will show.
+    let checked = setup.run(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", checked.stderr);
+    assert!(checked
+        .stdout
+        .contains("organisation:     Матери <Против> & Co"));
+    assert!(
+        checked.stdout.contains("bytes, image/png)"),
+        "{}",
+        checked.stdout
+    );
     let server = setup.start_with_config(&config);
     let name = "Матери &#60;Против&#62; &#38; Co";
 

@@ -100,13 +100,23 @@ fn invalid(setting: &'static str, message: String) -> ConfigError {
 }
 
 /// The logo as served: read and checked once at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Logo {
     pub bytes: Arc<[u8]>,
     pub content_type: &'static str,
     /// The path it is served under: `/static/logo-<hash>.<ext>` (the hash makes a long cache
     /// safe: a new logo gets a new path).
     pub path: String,
+}
+
+impl std::fmt::Debug for Logo {
+    // Its bytes are no use in a log or an error; its path and size are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logo")
+            .field("path", &self.path)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl Logo {
