@@ -14,6 +14,9 @@ use std::time::Duration;
 use browser_support::*;
 use common::*;
 
+/// The Turkmen form's heading.
+const TK_FORM: &str = "Näme bolandygyny bize aýdyň";
+
 fn wait_for_title(driver: &Driver, prefix: &str) {
     let ok = wait_until(Duration::from_secs(30), || {
         driver.title().starts_with(prefix)
@@ -190,6 +193,22 @@ fn whole_flow_in_russian(browser: Browser) {
     wait_for_title(&driver, "Сообщение пустое");
     assert!(driver.source().contains("Ваше сообщение не отправлено"));
     assert_eq!(field_values(&driver).1, "в Telegram: @sestra");
+    // The language switch of a form that came back keeps what was typed (it sends it along).
+    driver.click(&driver.find("css selector", "nav button[lang=tk]"));
+    wait_for_title(&driver, TK_FORM);
+    assert!(driver.url().contains("/submit?lang=tk"), "{}", driver.url());
+    assert_eq!(
+        field_values(&driver).1,
+        "в Telegram: @sestra",
+        "{browser:?}"
+    );
+    driver.click(&driver.find("css selector", "nav button[lang=ru]"));
+    wait_for_title(&driver, "Расскажите, что произошло");
+    assert_eq!(
+        field_values(&driver).1,
+        "в Telegram: @sestra",
+        "{browser:?}"
+    );
 
     let message = "Моего брата задержали вчера вечером.\nСвидетели есть.";
     driver.type_into(&driver.find("css selector", "textarea#message"), message);

@@ -50,7 +50,7 @@ fn assert_form_again(r: &Response, status: u16, title: &str, message: &str, cont
         "typed markup is escaped, never markup"
     );
     assert_eq!(r.header("cache-control"), Some("no-store"));
-    assert!(page.contains("<form method=\"post\" action=\"/submit?lang=en\""));
+    assert!(page.contains("<form id=\"report\" method=\"post\" action=\"/submit?lang=en\""));
 }
 
 fn typed_form() -> Multipart {
@@ -143,6 +143,28 @@ fn every_refusal_gives_the_form_back_with_the_text_and_the_files_to_choose_again
         !r.text().contains("Files to choose again"),
         "the count is unknown"
     );
+
+    // The language switch of a form that came back sends the form: it comes back in the other
+    // language with the text, and nothing is stored.
+    let form = typed_form()
+        .text("relang", "1")
+        .file("files", "a.txt", "text/plain", b"a");
+    let r = server.post("/submit?lang=ru", &form);
+    assert_eq!(r.status, 200);
+    let page = r.text();
+    assert!(
+        r.title().starts_with("Расскажите, что произошло"),
+        "{}",
+        r.title()
+    );
+    assert!(
+        !page.contains("не отправлено"),
+        "no error on a language switch"
+    );
+    assert_eq!(textarea(&page), TYPED_ESCAPED);
+    assert_eq!(contact_value(&page), CONTACT_ESCAPED);
+    assert!(page.contains("formaction=\"/submit?lang=en\" name=\"relang\""));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
 
     // Nothing of any of them was kept, and the next good one is.
     setup.assert_nothing_stored();

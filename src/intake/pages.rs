@@ -18,6 +18,9 @@ pub struct PageCtx {
     pub demo: bool,
     /// Where the language links lead: the form, or the received page (which keeps its own).
     pub switch_path: &'static str,
+    /// On a refused form, the language switch sends the form back (with the text) in the other
+    /// language rather than leaving it: links would open an empty form.
+    pub switch_by_form: bool,
     /// The group's name (operator input, escaped by the template); empty if not configured.
     pub org_name: String,
     /// The logo's content-hashed path, if there is a logo.
@@ -60,6 +63,7 @@ impl PageCtx {
                 .collect(),
             demo,
             switch_path: "/",
+            switch_by_form: false,
             org_name: String::new(),
             logo_path: None,
             stylesheet: statics::stylesheet_path(),
@@ -87,6 +91,8 @@ pub struct FormPage {
 
 /// Why a form came back, and what the source must do again.
 pub struct Refused {
+    /// Not a refusal: the source switched the language of a form that came back.
+    pub switched: bool,
     pub title: &'static str,
     pub body: String,
     /// The message could be put back into the form.

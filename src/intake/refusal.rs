@@ -30,6 +30,9 @@ pub enum Refusal {
     NotFound,
     /// A fault on the server's side (already logged, without details of the submission).
     Internal,
+    /// Not a fault: the language switch of a form that came back sends the form, to show it
+    /// again in the other language with the text (`relang`). Nothing is stored.
+    SwitchLanguage,
 }
 
 impl Refusal {
@@ -45,6 +48,7 @@ impl Refusal {
             Refusal::Timeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::NotFound => StatusCode::NOT_FOUND,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::SwitchLanguage => StatusCode::OK,
         }
     }
 
@@ -62,6 +66,7 @@ impl Refusal {
             Refusal::Timeout => (t.timeout_title, t.timeout_body),
             Refusal::NotFound => (t.not_found_title, t.not_found_body),
             Refusal::Internal => (t.internal_title, t.internal_body),
+            Refusal::SwitchLanguage => (t.form_heading, ""),
         };
         (title, fill_limits(body, t, &config.limits))
     }
@@ -93,7 +98,9 @@ impl Refusal {
             t.files_again_count
                 .replace("{count}", &kept.files.to_string())
         });
+        form.page.switch_by_form = true;
         form.refused = Some(Refused {
+            switched: self == Refusal::SwitchLanguage,
             title,
             body,
             text_kept: kept.message.is_some(),

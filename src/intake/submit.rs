@@ -395,6 +395,11 @@ async fn read_form(
                     }
                 }
             }
+            // The language switch of a form that came back: show it again, store nothing.
+            Some("relang") if !follow_up => {
+                read_text(form, 16).await?.ok_or(Refusal::BadForm)?;
+                pending = Some(Refusal::SwitchLanguage);
+            }
             Some("codename") if !follow_up && !want_codename => {
                 read_text(form, 16).await?.ok_or(Refusal::BadForm)?;
                 want_codename = true;
@@ -588,6 +593,7 @@ impl Refusal {
                 | Refusal::EmptyMessage
                 | Refusal::MessageTooLong
                 | Refusal::ContactTooLong
+                | Refusal::SwitchLanguage
         )
     }
 }
