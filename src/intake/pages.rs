@@ -180,7 +180,8 @@ impl FormPage {
         }
     }
 
-    /// Room to render this page into, with the typed text escaped (at most 6 bytes a byte).
+    /// Room to render this page into, so the wiped buffer never grows (growing would leave an
+    /// unwiped copy): the page itself, and every variable text escaped (at most 6 bytes a byte).
     pub fn capacity(&self) -> usize {
         let names: usize = self
             .refused
@@ -188,7 +189,12 @@ impl FormPage {
             .flat_map(|r| r.file_names.iter())
             .map(|n| n.len())
             .sum();
-        64 * 1024 + 6 * (self.message.len() + self.contact.len() + names)
+        // The operator's words are bounded (config/organisation.rs) but escaped too.
+        let operator: usize = self.description.len()
+            + self.verify.len()
+            + 2 * self.page.org_name.len()
+            + self.tips.iter().map(String::len).sum::<usize>();
+        64 * 1024 + 6 * (self.message.len() + self.contact.len() + names + operator)
     }
 }
 
