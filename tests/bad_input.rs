@@ -54,9 +54,7 @@ fn a_file_exactly_at_the_per_file_limit_is_accepted() {
         "application/octet-stream",
         &data,
     );
-    server
-        .post("/submit", &form)
-        .assert_page(200, "Received. Thank you.");
+    server.post("/submit", &form).assert_received();
     let (_, opened) = setup.only_submission();
     assert!(opened.attachments[0].content() == &data[..]);
 }
@@ -230,11 +228,23 @@ fn a_declared_length_over_the_total_limit_is_refused_at_once() {
     let setup = Setup::new().small_limits(); // 2 MiB a submission
     let server = setup.start();
     let mut conn = Conn::open(server.addr);
-    let ct = Multipart::new().content_type();
-    assert!(conn.send(&post_head(server.addr, "/submit", &ct, Some(3 * MIB))));
-    // Nothing of the body is sent: the answer comes from the declared length alone.
+    let form = Multipart::new()
+        .text("message", "kept for the source")
+        .file("files", "big.bin", "application/octet-stream", b"XYZ");
+    let body = form.body();
+    assert!(conn.send(&post_head(
+        server.addr,
+        "/submit",
+        &form.content_type(),
+        Some(3 * MIB)
+    )));
+    // Only the text and the head of the first file are sent: the answer comes from the declared
+    // length, once the text is read (to give it back), before any of the file.
+    let file_head_end = find(&body, b"XYZ").unwrap();
+    assert!(conn.send(&body[..file_head_end]));
     let response = conn.read_response().expect("an answer");
     response.assert_page(413, "Too large");
+    assert!(response.text().contains("kept for the source"));
     assert_clean_then_serves(&server);
 }
 
@@ -275,9 +285,7 @@ fn a_chunked_body_within_the_limits_is_received() {
     );
     let mut request = post_head(server.addr, "/submit", &form.content_type(), None);
     request.extend_from_slice(&chunked(&form.body(), 10_000));
-    exchange(server.addr, request)
-        .unwrap()
-        .assert_page(200, "Received. Thank you.");
+    exchange(server.addr, request).unwrap().assert_received();
     let (_, opened) = setup.only_submission();
     assert!(opened.attachments[0].content() == &data[..]);
 }
@@ -351,8 +359,9 @@ fn a_full_disk_gets_the_temporarily_full_page_and_the_site_still_works() {
     assert!(response.header("retry-after").is_some());
     setup.assert_nothing_stored();
     // The rest of the site keeps working.
-    assert_eq!(server.get("/").status, 200);
-    assert_eq!(server.get("/static/style.css").status, 200);
+    let form_page = server.get("/");
+    assert_eq!(form_page.status, 200);
+    assert_eq!(server.get(&form_page.stylesheet_path()).status, 200);
 }
 
 #[test]
@@ -406,9 +415,7 @@ fn the_storage_quota_refuses_with_the_full_page_once_reached() {
         "application/octet-stream",
         &first,
     );
-    server
-        .post("/submit", &form)
-        .assert_page(200, "Received. Thank you.");
+    server.post("/submit", &form).assert_received();
     // 1.4 MiB would fit an empty store (about 2.6 MiB reserved), not on top of the first.
     let second = Multipart::new().text("message", "over the quota").file(
         "files",
@@ -441,7 +448,7 @@ fn a_purge_frees_quota_for_the_running_server() {
     };
     server
         .post("/submit", &upload("first.bin", MIB * 3 / 2))
-        .assert_page(200, "Received. Thank you.");
+        .assert_received();
     let second = upload("second.bin", MIB * 14 / 10);
     server
         .post("/submit", &second)
@@ -460,9 +467,7 @@ fn a_purge_frees_quota_for_the_running_server() {
     assert!(setup.submissions().is_empty());
 
     // The running server sees the room at once.
-    server
-        .post("/submit", &second)
-        .assert_page(200, "Received. Thank you.");
+    server.post("/submit", &second).assert_received();
     assert_eq!(setup.submissions().len(), 1);
 }
 
@@ -477,7 +482,5 @@ fn the_same_upload_fits_under_the_quota_in_an_empty_store() {
         "application/octet-stream",
         &random_bytes(MIB * 14 / 10),
     );
-    server
-        .post("/submit", &form)
-        .assert_page(200, "Received. Thank you.");
+    server.post("/submit", &form).assert_received();
 }

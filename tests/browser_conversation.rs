@@ -190,11 +190,18 @@ fn a_source_with_javascript_off_gets_a_codename_reads_a_reply_deletes_it_follows
     }
     assert_nothing_sticks_out(&driver, "received page");
     shoot(&driver, &shots, "conversation-received-360.png");
+    // No session before login: only the received page's own receipt (post/redirect/get).
+    let cookies = driver.cookies();
     assert!(
-        driver.cookies().is_empty(),
-        "no cookie before login: {:?}",
-        driver.cookies()
+        cookies
+            .iter()
+            .all(|c| c["name"] == "sealdrop_receipt" && c["path"] == "/received"),
+        "no session cookie before login: {cookies:?}"
     );
+    // The codename is shown once: a reload of the received page no longer shows it.
+    driver.call("POST", &driver.s("/refresh"), Some(serde_json::json!({})));
+    wait_for_title(&driver, "Получено. Спасибо.");
+    assert!(driver.find_all("css selector", "ol.words li").is_empty());
     let (_, first) = setup.only_submission();
     assert_eq!(
         first.field("message"),

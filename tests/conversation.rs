@@ -99,7 +99,8 @@ fn first_visit(addr: SocketAddr, lang: &str, opt_in: bool, message: &str) -> Res
     if opt_in {
         form = form.text("codename", "1");
     }
-    common::post(addr, &format!("/submit?lang={lang}"), &form)
+    let posted = common::post(addr, &format!("/submit?lang={lang}"), &form);
+    common::follow_received(addr, &posted)
 }
 
 /// The codename words a received page shows.

@@ -406,7 +406,7 @@ fn a_source_and_staff_converse_through_both_binaries_and_a_seized_server_links_n
         "the opt-in box"
     );
     let before = submission_ids(&setup);
-    let page = common::post(
+    let posted = common::post(
         addr,
         "/submit?lang=ru",
         &Multipart::new()
@@ -420,6 +420,8 @@ fn a_source_and_staff_converse_through_both_binaries_and_a_seized_server_links_n
             )
             .text("codename", "1"),
     );
+    // Post/redirect/get: the received page, with its receipt cookie (never a session one).
+    let page = common::follow_received(addr, &posted);
     assert_eq!(page.status, 200, "{}", page.text());
     assert!(page.header("set-cookie").is_none());
     let words = shown_words(&page.text());

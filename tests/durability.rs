@@ -19,9 +19,7 @@ fn a_received_submission_survives_sigkill_and_restart() {
             "application/octet-stream",
             &data,
         );
-        server
-            .post("/submit", &form)
-            .assert_page(200, "Received. Thank you.");
+        server.post("/submit", &form).assert_received();
         // No graceful shutdown, no checkpoint: only what was made durable before the answer.
         server.kill_hard();
     }
@@ -48,9 +46,7 @@ fn start_up_removes_unfinished_uploads_and_unrecorded_blobs_only() {
             "text/plain",
             b"kept",
         );
-        server
-            .post("/submit", &form)
-            .assert_page(200, "Received. Thank you.");
+        server.post("/submit", &form).assert_received();
         server.kill_hard();
     }
     let committed = files_under(&setup.blobs_dir());

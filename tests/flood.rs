@@ -133,7 +133,7 @@ fn stalled_uploads_lose_their_slots(circuits: bool) {
     let mut received = false;
     while started.elapsed() < Duration::from_secs(20) {
         let r = post_tip(addr, real, &message).expect("an answer");
-        if r.status == 200 {
+        if r.status == 303 {
             received = true;
             break;
         }
@@ -197,8 +197,8 @@ fn one_circuit_cannot_take_what_belongs_to_all() {
     let message = format!("another circuit {}", random_hex(6));
     let other = post_tip(addr, Some(7), &message).expect("an answer");
     assert_eq!(
-        other.status, 200,
-        "another circuit's tip goes through at once"
+        other.status, 303,
+        "another circuit's tip goes through at once (to the received page)"
     );
 
     // Connections: 16 for the circuit (two are the uploads), then turned away with the headers.
@@ -333,7 +333,7 @@ fn a_real_tip_takes_the_slot_of_an_upload_that_is_not_keeping_up() {
     let started = Instant::now();
     for i in 0..3 {
         let r = post_tip(addr, None, &format!("real tip {i}")).expect("an answer");
-        assert_eq!(r.status, 200, "tip {i}: {}", r.text());
+        assert_eq!(r.status, 303, "tip {i} is received: {}", r.text());
     }
     assert!(started.elapsed() < Duration::from_secs(10));
     // The first tip took a stalled upload's slot; the next ones found it free again once the

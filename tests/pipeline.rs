@@ -144,9 +144,7 @@ fn sealdrop_ok(setup: &Setup, args: &[&str]) -> String {
 /// server's index (the one row that appeared).
 fn submit(setup: &Setup, server: &common::Server<'_>, sent: &Sent) -> String {
     let before: BTreeSet<String> = setup.submissions().into_iter().map(|r| r.id).collect();
-    server
-        .post("/submit", &sent.form())
-        .assert_page(200, "Received. Thank you.");
+    server.post("/submit", &sent.form()).assert_received();
     let after: BTreeSet<String> = setup.submissions().into_iter().map(|r| r.id).collect();
     let new: Vec<&String> = after.difference(&before).collect();
     assert_eq!(new.len(), 1, "one new row per submission: {new:?}");

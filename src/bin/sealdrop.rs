@@ -183,6 +183,24 @@ fn check_config(path: Option<&Path>) -> Result<()> {
         l.max_submission_bytes >> 20,
         l.max_concurrent_uploads
     );
+    let o = &config.organisation;
+    if o.name.is_empty() {
+        println!("  organisation:     (no name set: pages show only the site title)");
+    } else {
+        println!("  organisation:     {}", o.name);
+    }
+    if let Some(logo) = &config.logo {
+        println!(
+            "  logo:             {} ({} bytes, {})",
+            o.logo_file.as_deref().unwrap_or(Path::new("")).display(),
+            logo.bytes.len(),
+            logo.content_type
+        );
+    }
+    match config.default_language {
+        Some(lang) => println!("  default language: {}", lang.code()),
+        None => println!("  default language: (none: the browser's, else English)"),
+    }
     Ok(())
 }
 

@@ -144,7 +144,7 @@ pub async fn login_page(State(app): State<AppState>, PageLang(lang): PageLang) -
     render(
         StatusCode::OK,
         &CodenamePage {
-            page: PageCtx::new(lang, app.config.demo),
+            page: PageCtx::new(lang, &app.config),
             problem: None,
         },
     )
@@ -152,7 +152,7 @@ pub async fn login_page(State(app): State<AppState>, PageLang(lang): PageLang) -
 
 pub async fn login(State(app): State<AppState>, PageLang(lang): PageLang, body: Body) -> Response {
     let Some(fields) = read_urlencoded(body, MAX_LOGIN_BYTES).await else {
-        return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo);
+        return Refusal::BadForm.page(lang, &app.config);
     };
     let parsed = fields
         .iter()
@@ -175,12 +175,12 @@ pub async fn login(State(app): State<AppState>, PageLang(lang): PageLang, body: 
             return render(
                 StatusCode::BAD_REQUEST,
                 &CodenamePage {
-                    page: PageCtx::new(lang, app.config.demo),
+                    page: PageCtx::new(lang, &app.config),
                     problem: Some(problem),
                 },
             );
         }
-        None => return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo),
+        None => return Refusal::BadForm.page(lang, &app.config),
     };
     // Every well-formed codename is derived and opens an inbox, issued or not: the same work,
     // the same answer.
@@ -189,7 +189,7 @@ pub async fn login(State(app): State<AppState>, PageLang(lang): PageLang, body: 
             drop(codename);
             derived
         }
-        Err(refusal) => return refusal.page(lang, &app.config.limits, app.config.demo),
+        Err(refusal) => return refusal.page(lang, &app.config),
     };
     let token = app.sessions.start(SessionData::new(derived));
     let mut response = see_other(format!("/inbox?lang={}", lang.code()));
@@ -223,9 +223,9 @@ pub async fn inbox(
                 "error while reading replies: {}",
                 crate::events::chain(&e)
             ));
-            return Refusal::Internal.page(lang, &app.config.limits, app.config.demo);
+            return Refusal::Internal.page(lang, &app.config);
         }
-        Err(_) => return Refusal::Internal.page(lang, &app.config.limits, app.config.demo),
+        Err(_) => return Refusal::Internal.page(lang, &app.config),
     };
     let text_bytes: usize = replies
         .iter()
@@ -235,7 +235,7 @@ pub async fn inbox(
     render_wiped(
         StatusCode::OK,
         &InboxPage {
-            page: PageCtx::new(lang, app.config.demo),
+            page: PageCtx::new(lang, &app.config),
             replies,
             sent: query.sent.is_some(),
             message_maxlength: limits.max_message_bytes / 3,
@@ -289,14 +289,14 @@ pub async fn delete(
         return to_login(lang);
     };
     let Some(fields) = read_urlencoded(body, MAX_DELETE_BYTES).await else {
-        return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo);
+        return Refusal::BadForm.page(lang, &app.config);
     };
     let Some(id) = fields
         .iter()
         .find(|(name, _)| name.as_str() == "reply")
         .map(|(_, id)| id.to_string())
     else {
-        return Refusal::BadForm.page(lang, &app.config.limits, app.config.demo);
+        return Refusal::BadForm.page(lang, &app.config);
     };
     let store = app.store.clone();
     let done =
@@ -310,9 +310,9 @@ pub async fn delete(
                 "error while deleting a reply: {}",
                 crate::events::chain(&e)
             ));
-            Refusal::Internal.page(lang, &app.config.limits, app.config.demo)
+            Refusal::Internal.page(lang, &app.config)
         }
-        Err(_) => Refusal::Internal.page(lang, &app.config.limits, app.config.demo),
+        Err(_) => Refusal::Internal.page(lang, &app.config),
     }
 }
 
@@ -330,7 +330,8 @@ pub async fn send(
     let thread = Thread::FollowUp(session);
     match receive(&app, client.as_deref(), &headers, body, &thread).await {
         Ok(_) => see_other(format!("/inbox?lang={}&sent=1", lang.code())),
-        Err(refusal) => refusal.page(lang, &app.config.limits, app.config.demo),
+        // The follow-up form lives in the inbox; its text is not given back (yet).
+        Err((refusal, _kept)) => refusal.page(lang, &app.config),
     }
 }
 

@@ -11,10 +11,12 @@ pub mod multipart;
 pub mod pages;
 pub mod progress;
 pub mod proxy;
+pub mod receipts;
 pub mod refusal;
 pub mod server;
 pub mod session;
 pub mod slots;
+pub mod statics;
 pub mod submit;
 pub mod upload;
 
@@ -23,14 +25,14 @@ use std::sync::Arc;
 use axum::extract::{Extension, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 
 use crate::config::Config;
 use crate::store::Store;
 use lang::PageLang;
-use pages::{render, FormPage, PageCtx};
+use pages::{render, FormPage};
 use refusal::Refusal;
 use sealdrop_core::codename::DerivationGate;
 use sealdrop_core::keys::Recipients;
@@ -50,6 +52,11 @@ pub struct AppState {
     pub gate: Arc<DerivationGate>,
     /// Sources back with a codename (in memory only; see `session`).
     pub sessions: Arc<Sessions>,
+    /// What the received page shows after the redirect (in memory only; see `receipts`).
+    pub receipts: Arc<receipts::Receipts>,
+    /// Slots for reading only the text of a form that is refused before its upload starts
+    /// (busy, full, too large), so the source gets it back (see `submit`).
+    pub refusal_readers: Arc<UploadSlots>,
 }
 
 /// Codename derivations that may run at once.
@@ -61,6 +68,8 @@ impl AppState {
             config.limits.max_concurrent_uploads,
             config.abuse.min_body_bytes_per_sec,
         );
+        let refusal_readers =
+            UploadSlots::new(submit::REFUSAL_READERS, config.abuse.min_body_bytes_per_sec);
         AppState {
             config: Arc::new(config),
             recipients: Arc::new(recipients),
@@ -68,6 +77,11 @@ impl AppState {
             upload_slots,
             gate: Arc::new(DerivationGate::new(CONCURRENT_DERIVATIONS)),
             sessions: Arc::new(Sessions::new(session::IDLE, session::MAX_SESSIONS)),
+            receipts: Arc::new(receipts::Receipts::new(
+                receipts::KEEP,
+                receipts::MAX_RECEIPTS,
+            )),
+            refusal_readers,
         }
     }
 }
@@ -92,7 +106,9 @@ pub fn router(state: AppState) -> Router {
         .route("/inbox/delete", post(conversation::delete))
         .route("/inbox/send", post(conversation::send))
         .route("/logout", post(conversation::logout))
-        .route("/static/style.css", get(stylesheet))
+        .route("/received", get(submit::received))
+        .route("/static/{file}", get(statics::static_file))
+        .route("/favicon.ico", get(statics::favicon))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -114,34 +130,32 @@ async fn circuit_budget(
 ) -> Response {
     if let Some(Extension(ctx)) = conn {
         if ctx.client.request().is_err() {
-            return Refusal::Busy.page(lang, &app.config.limits, app.config.demo);
+            return Refusal::Busy.page(lang, &app.config);
         }
     }
     next.run(request).await
 }
 
-async fn form(State(app): State<AppState>, PageLang(lang): PageLang) -> Response {
-    render(
-        StatusCode::OK,
-        &FormPage::new(
-            PageCtx::new(lang, app.config.demo),
-            &app.config.limits,
-            submit::MAX_CONTACT_BYTES,
-        ),
-    )
-}
+/// The form page may be kept by the browser (`private, no-cache`, never `no-store`) and its
+/// fields carry no `autocomplete="off"`: either one makes Firefox (Tor Browser's engine) empty
+/// the form when the source comes Back to it after an error. The page itself holds nothing
+/// typed; what the browser keeps of the typed text stays in its session history, in memory in
+/// Tor Browser (docs/ARCHITECTURE.md, "Nothing typed is lost").
+pub const FORM_CACHE_CONTROL: &str = "private, no-cache";
 
-async fn stylesheet() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/css; charset=utf-8"),
-        )],
-        include_str!("../../static/style.css"),
-    )
-        .into_response()
+async fn form(State(app): State<AppState>, PageLang(lang): PageLang) -> Response {
+    let mut response = render(StatusCode::OK, &FormPage::new(lang, &app.config));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(FORM_CACHE_CONTROL),
+    );
+    response
 }
 
 async fn not_found(State(app): State<AppState>, PageLang(lang): PageLang) -> Response {
-    Refusal::NotFound.page(lang, &app.config.limits, app.config.demo)
+    not_found_page(&app, lang)
+}
+
+pub(crate) fn not_found_page(app: &AppState, lang: i18n::Lang) -> Response {
+    Refusal::NotFound.page(lang, &app.config)
 }

@@ -4,11 +4,15 @@ use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::i18n::numbers::{count_phrase, format_integer, human_size};
-use super::i18n::{Lang, Strings};
-use crate::config::Limits;
+use zeroize::Zeroizing;
 
-/// What every page needs: the words, the language switch, the demo banner.
+use super::i18n::numbers::{count_phrase, format_integer, human_size};
+
+use super::i18n::{Lang, Strings};
+use super::statics;
+use crate::config::{Config, Limits};
+
+/// What every page needs: the words, the language switch, the demo banner, the group's name.
 pub struct PageCtx {
     pub t: &'static Strings,
     pub lang: Lang,
@@ -17,6 +21,17 @@ pub struct PageCtx {
     pub dir: &'static str,
     pub langs: Vec<LangLink>,
     pub demo: bool,
+    /// Where the language links lead: the form, or the received page (which keeps its own).
+    pub switch_path: &'static str,
+    /// On a refused form, the language switch sends the form back (with the text) in the other
+    /// language rather than leaving it: links would open an empty form.
+    pub switch_by_form: bool,
+    /// The group's name (operator input, escaped by the template); empty if not configured.
+    pub org_name: String,
+    /// The logo's content-hashed path, if there is a logo.
+    pub logo_path: Option<String>,
+    /// The stylesheet's content-hashed path.
+    pub stylesheet: &'static str,
 }
 
 pub struct LangLink {
@@ -27,7 +42,20 @@ pub struct LangLink {
 }
 
 impl PageCtx {
-    pub fn new(lang: Lang, demo: bool) -> Self {
+    pub fn new(lang: Lang, config: &Config) -> Self {
+        let mut page = PageCtx::words(lang, config.demo);
+        page.org_name = config.organisation.name.clone();
+        page.logo_path = config.logo.as_ref().map(|l| l.path.clone());
+        page
+    }
+
+    /// The language links lead back to this page rather than to the form.
+    pub fn switching_to(mut self, path: &'static str) -> Self {
+        self.switch_path = path;
+        self
+    }
+
+    fn words(lang: Lang, demo: bool) -> Self {
         PageCtx {
             t: lang.strings(),
             lang,
@@ -44,6 +72,11 @@ impl PageCtx {
                 })
                 .collect(),
             demo,
+            switch_path: "/",
+            switch_by_form: false,
+            org_name: String::new(),
+            logo_path: None,
+            stylesheet: statics::stylesheet_path(),
         }
     }
 }
@@ -54,8 +87,32 @@ pub struct FormPage {
     pub page: PageCtx,
     pub files_hint: String,
     pub max_files: u32,
-    pub message_maxlength: u64,
-    pub contact_maxlength: usize,
+    /// The group's description and how to check the address (operator input, escaped).
+    pub description: String,
+    pub verify: String,
+    /// The operator's tips for this language, or the built-in ones.
+    pub tips: Vec<String>,
+    /// Set when the form comes back after a refusal: what went wrong, and what was kept.
+    pub refused: Option<Refused>,
+    /// What the source had typed (in wiped memory; empty on a fresh form).
+    pub message: Zeroizing<String>,
+    pub contact: Zeroizing<String>,
+}
+
+/// Why a form came back, and what the source must do again.
+pub struct Refused {
+    /// Not a refusal: the source switched the language of a form that came back.
+    pub switched: bool,
+    pub title: &'static str,
+    pub body: String,
+    /// The message could be put back into the form.
+    pub text_kept: bool,
+    /// "Files to choose again: N", when files were chosen and their number is known.
+    pub files_again: Option<String>,
+    /// Their names, as the browser sent them (wiped memory).
+    pub file_names: Vec<Zeroizing<String>>,
+    /// The upload stopped before the files could be counted.
+    pub files_unknown: bool,
 }
 
 #[derive(Template)]
@@ -67,6 +124,8 @@ pub struct ReceivedPage<'a> {
     pub codename: Vec<&'a str>,
     /// The `lang` of the word list the codename is shown in.
     pub codename_lang: &'static str,
+    /// "Files received: N", if any files came.
+    pub files_received: Option<String>,
 }
 
 #[derive(Template)]
@@ -104,16 +163,43 @@ pub struct ErrorPage {
 }
 
 impl FormPage {
-    pub fn new(page: PageCtx, limits: &Limits, contact_maxlength: usize) -> Self {
-        let files_hint = fill_limits(page.t.files_hint, page.lang, limits);
+    /// A fresh form, in `lang`.
+    pub fn new(lang: Lang, config: &Config) -> Self {
+        let page = PageCtx::new(lang, config);
+        let files_hint = fill_limits(page.t.files_hint, lang, &config.limits);
+        let organisation = &config.organisation;
+        let tips = match organisation.tips_for(lang) {
+            Some(tips) => tips.to_vec(),
+            None => page.t.safety_tips.iter().map(|t| (*t).to_owned()).collect(),
+        };
         FormPage {
             page,
             files_hint,
-            max_files: limits.max_files,
-            // `maxlength` counts UTF-16 units; one unit is at most 3 bytes of UTF-8.
-            message_maxlength: limits.max_message_bytes / 3,
-            contact_maxlength,
+            max_files: config.limits.max_files,
+            description: organisation.description.clone(),
+            verify: organisation.verify.clone(),
+            tips,
+            refused: None,
+            message: Zeroizing::new(String::new()),
+            contact: Zeroizing::new(String::new()),
         }
+    }
+
+    /// Room to render this page into, so the wiped buffer never grows (growing would leave an
+    /// unwiped copy): the page itself, and every variable text escaped (at most 6 bytes a byte).
+    pub fn capacity(&self) -> usize {
+        let names: usize = self
+            .refused
+            .iter()
+            .flat_map(|r| r.file_names.iter())
+            .map(|n| n.len())
+            .sum();
+        // The operator's words are bounded (config/organisation.rs) but escaped too.
+        let operator: usize = self.description.len()
+            + self.verify.len()
+            + 2 * self.page.org_name.len()
+            + self.tips.iter().map(String::len).sum::<usize>();
+        64 * 1024 + 6 * (self.message.len() + self.contact.len() + names + operator)
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use zeroize::Zeroizing;
 
 use super::clients::ClientConn;
@@ -16,7 +16,8 @@ use super::lang::PageLang;
 use super::multipart::{self, FormError, FormReader, PartHead};
 use super::pages::{render_wiped, PageCtx, ReceivedPage};
 use super::progress::Progressing;
-use super::refusal::Refusal;
+use super::receipts::Receipt;
+use super::refusal::{Kept, Refusal};
 use super::server::ConnCtx;
 use super::session::SessionData;
 use super::upload::{FinishedBlob, SealTarget, UploadError};
@@ -32,6 +33,17 @@ use sealdrop_core::new_id;
 pub const MAX_CONTACT_BYTES: usize = 1000;
 /// Longest filename or content type kept from a browser, in bytes.
 const MAX_NAME_BYTES: usize = 4096;
+/// A refused form gives back text up to this many times its limit (longer, and only the
+/// refusal is shown): what the source wrote is theirs, but memory is bounded.
+const KEEP_FACTOR: usize = 4;
+/// File names listed on a refused form (the count covers them all).
+const MAX_NAMES_SHOWN: usize = 50;
+/// Forms read for their text alone while every upload slot is taken, or refused before their
+/// upload starts (see `receive`).
+pub const REFUSAL_READERS: u32 = 4;
+/// A form refused before its upload starts is read to its end (so the browser shows the page
+/// rather than a reset connection) only up to this size.
+const SKIM_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 pub async fn submit(
     State(app): State<AppState>,
@@ -40,31 +52,74 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let limits = &app.config.limits;
     let client = conn.map(|Extension(ctx)| ctx.client);
     match receive(&app, client.as_deref(), &headers, body, &Thread::New).await {
-        Ok(codename) => {
+        Ok(received) => {
             let words_lang = codename_lang(lang);
-            // Shown once, from wiped memory, and wiped with the codename when this returns.
-            let words = codename.as_ref().map(|c| c.to_string_in(words_lang));
-            render_wiped(
-                StatusCode::OK,
-                &ReceivedPage {
-                    page: PageCtx::new(lang, app.config.demo),
-                    codename: words
-                        .as_deref()
-                        .map(|w| w.split(' ').collect())
-                        .unwrap_or_default(),
-                    codename_lang: match words_lang {
-                        sealdrop_core::codename::Lang::Ru => "ru",
-                        sealdrop_core::codename::Lang::En => "en",
-                    },
-                },
-                32 * 1024,
-            )
+            let codename = received
+                .codename
+                .as_ref()
+                .map(|c| c.to_string_in(words_lang));
+            drop(received.codename);
+            let cookie = app.receipts.issue(Receipt {
+                files: received.files,
+                codename,
+            });
+            // Post/redirect/get: a reload of the received page never sends the form again.
+            let mut response = see_other(format!("/received?lang={}", lang.code()));
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
         }
-        Err(refusal) => refusal.page(lang, limits, app.config.demo),
+        Err((refusal, kept)) => refusal.form_again(lang, &app.config, kept),
     }
+}
+
+/// `GET /received`: what the receipt in the cookie says, in the page's language. Without one
+/// (it ended, or this browser sent nothing), the form.
+pub async fn received(
+    State(app): State<AppState>,
+    PageLang(lang): PageLang,
+    headers: HeaderMap,
+) -> Response {
+    let Some(receipt) = app.receipts.show(&headers) else {
+        return see_other(format!("/?lang={}", lang.code()));
+    };
+    let words_lang = codename_lang(lang);
+    let page = PageCtx::new(lang, &app.config).switching_to("/received");
+    let files_received = (receipt.files > 0).then(|| {
+        page.t
+            .received_files
+            .replace("{count}", &receipt.files.to_string())
+    });
+    // Shown once, from wiped memory, and wiped when this returns.
+    render_wiped(
+        StatusCode::OK,
+        &ReceivedPage {
+            page,
+            codename: receipt
+                .codename
+                .as_deref()
+                .map(|w| w.split(' ').collect())
+                .unwrap_or_default(),
+            codename_lang: match words_lang {
+                sealdrop_core::codename::Lang::Ru => "ru",
+                sealdrop_core::codename::Lang::En => "en",
+            },
+            files_received,
+        },
+        32 * 1024,
+    )
+}
+
+fn see_other(location: String) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(
+            header::LOCATION,
+            HeaderValue::from_str(&location).expect("a path with a language code"),
+        )],
+    )
+        .into_response()
 }
 
 /// Whose submission a POST is.
@@ -75,43 +130,72 @@ pub enum Thread {
     FollowUp(Arc<SessionData>),
 }
 
-/// Everything up to the durable commit; any early return leaves nothing stored. Returns the new
-/// codename if the source asked for one (it is in no envelope, no file and no log: only its
-/// derived ids are, inside the sealed envelope).
+/// A stored submission, as the received page tells it.
+pub struct Received {
+    /// The new codename if the source asked for one (in no envelope, no file and no log: only
+    /// its derived ids are, inside the sealed envelope).
+    pub codename: Option<Codename>,
+    pub files: usize,
+}
+
+/// Everything up to the durable commit; any early return leaves nothing stored. A refusal
+/// comes with what the source typed, as far as it was read, to be given back.
+///
+/// Refusals that come before the upload (busy, full, declared too large) still read the form's
+/// text fields, under a slot of their own ([`REFUSAL_READERS`]; when those are taken too, the
+/// text is lost and only the busy page is shown), and stop at the first file: no file is ever
+/// written for a form that is refused.
 pub(super) async fn receive(
     app: &AppState,
     client: Option<&ClientConn>,
     headers: &HeaderMap,
     body: Body,
     thread: &Thread,
-) -> Result<Option<Codename>, Refusal> {
+) -> Result<Received, (Refusal, Kept)> {
     let follow_up = matches!(thread, Thread::FollowUp(_));
     let limits = &app.config.limits;
+    let bare = |refusal| (refusal, Kept::default());
     let boundary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(multipart::boundary)
-        .ok_or(Refusal::BadForm)?;
+        .ok_or(bare(Refusal::BadForm))?;
     let declared_len = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut before_upload = None;
     if declared_len.is_some_and(|n| n > limits.max_submission_bytes) {
-        return Err(Refusal::TooLarge);
+        before_upload = Some(Refusal::TooLarge);
     }
 
     // The circuit's own share first, so one circuit cannot take every global slot.
-    let _client_slot = client
-        .map(ClientConn::upload)
-        .transpose()
-        .map_err(|_| Refusal::Busy)?;
-    let slot = app.upload_slots.acquire().ok_or(Refusal::Busy)?;
+    let client_slot = client.map(ClientConn::upload).transpose();
+    let upload_slot = match client_slot {
+        Ok(client_slot) if before_upload.is_none() => {
+            app.upload_slots.acquire().map(|slot| (slot, client_slot))
+        }
+        _ => None,
+    };
+    let (slot, _client_slot) = match upload_slot {
+        Some(held) => held,
+        None => {
+            let refusal = before_upload.unwrap_or(Refusal::Busy);
+            before_upload = Some(refusal);
+            let reader = app.refusal_readers.acquire().ok_or(bare(refusal))?;
+            (reader, None)
+        }
+    };
     // Never from the declared length: the answer is the same for every request (no free-space
     // oracle), and the room then grows only as ciphertext is really written.
-    let room = app.store.room().map_err(|e| match e {
-        StoreError::Full(_) => Refusal::Full,
-        other => internal("checking free space", other),
-    })?;
+    let room = match app.store.room() {
+        Ok(room) => Some(room),
+        Err(StoreError::Full(_)) => {
+            before_upload.get_or_insert(Refusal::Full);
+            None
+        }
+        Err(other) => return Err(bare(internal("checking free space", other))),
+    };
 
     // No slot is held by a client that is not sending (intake/progress.rs).
     let abuse = &app.config.abuse;
@@ -127,41 +211,70 @@ pub(super) async fn receive(
     let mut form = FormReader::new(body, &boundary, limits.max_submission_bytes);
     let now = SystemTime::now();
     let date = arrival_date(now, app.config.arrival_granularity);
-    let target = SealTarget {
+    let target = room.map(|room| SealTarget {
         dirs: app.store.dirs().clone(),
         recipients: app.recipients.clone(),
         arrived: date.start(),
-        room: room.clone(),
-    };
+        room,
+    });
 
+    let mut kept = Kept::default();
     let deadline = Duration::from_secs(limits.body_timeout_secs);
     let receiving = tokio::time::timeout(deadline, async {
-        let parts = read_form(app, &target, &mut form, follow_up).await;
+        let parts = read_form(
+            app,
+            target.as_ref(),
+            &mut form,
+            follow_up,
+            &mut kept,
+            before_upload,
+        )
+        .await;
         if let Err(refusal) = parts {
-            // Read the rest of a bounded body so the browser is still listening for the page.
-            if refusal.is_about_content() && declared_len.is_some() {
-                let _ = form.drain().await;
+            // Read the rest of a bounded body, counting the files chosen, so the browser is
+            // still listening for the page and the page can say how many to choose again.
+            let skim = match before_upload {
+                Some(Refusal::TooLarge) => false,
+                Some(_) => declared_len.is_some_and(|n| n <= SKIM_MAX_BYTES),
+                None => refusal.is_about_content() && declared_len.is_some(),
+            };
+            if skim {
+                count_files(&mut form, &mut kept).await;
             }
         }
         parts
     });
     let parts = tokio::select! {
-        parts = receiving => parts.map_err(|_| Refusal::Timeout)?,
+        parts = receiving => match parts {
+            Ok(parts) => parts,
+            Err(_) => Err(Refusal::Timeout),
+        },
         // Behind the minimum rate while a newcomer needed the slot (intake/slots.rs).
-        () = slot.held().preempted() => return Err(Refusal::Timeout),
+        () = slot.held().preempted() => Err(Refusal::Timeout),
     }
-    .map_err(|refusal| {
-        if fell_behind.load(Ordering::SeqCst) {
-            Refusal::Timeout
-        } else {
-            refusal
-        }
-    })?;
+    .map_err(|refusal| match before_upload {
+        // Decided before the body was read: that stays the answer however the read ended.
+        Some(decided) => decided,
+        None if fell_behind.load(Ordering::SeqCst) => Refusal::Timeout,
+        None => refusal,
+    });
+    let parts = match parts {
+        Ok(parts) => parts,
+        Err(refusal) => return Err((refusal, kept)),
+    };
+    // read_form never succeeds without a target (it refuses before the first file, or at the
+    // end, when one was missing).
+    let Some(target) = target else {
+        return Err((Refusal::Full, kept));
+    };
+    let message = kept.message.take().unwrap_or_default();
+    let contact = kept.contact.take();
+    drop(kept);
 
     let (conversation, codename) = match thread {
         Thread::FollowUp(session) => (Some(session.conversation.clone()), None),
         Thread::New if parts.want_codename => {
-            let (codename, derived) = derive(app, Codename::generate()).await?;
+            let (codename, derived) = derive(app, Codename::generate()).await.map_err(bare)?;
             (Some(conversation_of(&derived)), Some(codename))
         }
         Thread::New => (None, None),
@@ -171,14 +284,15 @@ pub(super) async fn receive(
     let mut envelope = Envelope::new(id.clone(), date.to_string());
     envelope
         .fields
-        .insert("message".into(), String::from(parts.message.as_str()));
-    if let Some(contact) = parts.contact.as_ref().filter(|c| !c.trim().is_empty()) {
+        .insert("message".into(), String::from(message.as_str()));
+    if let Some(contact) = contact.as_ref().filter(|c| !c.trim().is_empty()) {
         envelope
             .fields
             .insert("contact".into(), String::from(contact.as_str()));
     }
     envelope.conversation = conversation;
-    let mut attachments = Vec::with_capacity(parts.attachments.len());
+    let files = parts.attachments.len();
+    let mut attachments = Vec::with_capacity(files);
     for (mut info, finished) in parts.attachments {
         envelope.attachments.push(AttachmentInfo {
             blob: finished.blob.blob.id().to_owned(),
@@ -190,7 +304,7 @@ pub(super) async fn receive(
     }
     let sealed_envelope = target
         .seal_envelope(&envelope.to_json())
-        .map_err(|e| internal("sealing an envelope", e))?;
+        .map_err(|e| bare(internal("sealing an envelope", e)))?;
     drop(envelope);
 
     app.store
@@ -201,14 +315,12 @@ pub(super) async fn receive(
             attachments,
         })
         .await
-        .map_err(commit_refusal)?;
-    Ok(codename)
+        .map_err(|e| bare(commit_refusal(e)))?;
+    Ok(Received { codename, files })
 }
 
-/// The form's content, read and sealed.
+/// The form's files, read and sealed (its text is in the caller's [`Kept`]).
 struct FormParts {
-    message: Zeroizing<String>,
-    contact: Option<Zeroizing<String>>,
     attachments: Vec<(DeclaredFile, FinishedBlob)>,
     /// The source asked to be able to come back (first visits only).
     want_codename: bool,
@@ -225,11 +337,16 @@ struct DeclaredFile {
 /// The request body as a form.
 type Form = FormReader<Progressing<axum::body::BodyDataStream>>;
 
+/// Read the form: text into `kept` (so a refusal can give it back), files sealed as they
+/// stream. A refusal found in the text (empty, too long) waits until the text fields are read,
+/// and, like `refuse`, is answered at the first file part: no file is written then.
 async fn read_form(
     app: &AppState,
-    target: &SealTarget,
+    target: Option<&SealTarget>,
     form: &mut Form,
     follow_up: bool,
+    kept: &mut Kept,
+    refuse: Option<Refusal>,
 ) -> Result<FormParts, Refusal> {
     let limits = &app.config.limits;
     // A follow-up carries at most one file, so a dropped circuit loses only the file in flight.
@@ -238,29 +355,50 @@ async fn read_form(
     } else {
         limits.max_files
     };
-    let mut message = None;
-    let mut contact = None;
+    let max_message = limits.max_message_bytes as usize;
+    let mut pending = refuse;
+    let mut message_seen = false;
     let mut want_codename = false;
     let mut attachments = Vec::new();
     while let Some(mut head) = form.next_part().await.map_err(form_refusal)? {
         match head.name.as_deref() {
-            Some("message") if message.is_none() => {
-                let text = read_text(form, limits.max_message_bytes as usize)
-                    .await?
-                    .ok_or(Refusal::MessageTooLong)?;
-                // Decide now, before any file streams in, so an empty report wastes no upload.
-                // (A follow-up may be a file alone.)
-                if text.trim().is_empty() && !follow_up {
-                    return Err(Refusal::EmptyMessage);
+            Some("message") if !message_seen => {
+                message_seen = true;
+                match read_text(form, max_message.saturating_mul(KEEP_FACTOR)).await? {
+                    Some(text) if text.len() > max_message => {
+                        pending.get_or_insert(Refusal::MessageTooLong);
+                        kept.message = Some(text);
+                    }
+                    Some(text) => {
+                        // Decided before any file streams in, so an empty report wastes no
+                        // upload. (A follow-up may be a file alone.)
+                        if text.trim().is_empty() && !follow_up {
+                            pending.get_or_insert(Refusal::EmptyMessage);
+                        }
+                        kept.message = Some(text);
+                    }
+                    None => {
+                        pending.get_or_insert(Refusal::MessageTooLong);
+                    }
                 }
-                message = Some(text);
             }
-            Some("contact") if contact.is_none() => {
-                contact = Some(
-                    read_text(form, MAX_CONTACT_BYTES)
-                        .await?
-                        .ok_or(Refusal::BadForm)?,
-                );
+            Some("contact") if kept.contact.is_none() => {
+                match read_text(form, MAX_CONTACT_BYTES * KEEP_FACTOR).await? {
+                    Some(text) => {
+                        if text.len() > MAX_CONTACT_BYTES {
+                            pending.get_or_insert(Refusal::ContactTooLong);
+                        }
+                        kept.contact = Some(text);
+                    }
+                    None => {
+                        pending.get_or_insert(Refusal::ContactTooLong);
+                    }
+                }
+            }
+            // The language switch of a form that came back: show it again, store nothing.
+            Some("relang") if !follow_up => {
+                read_text(form, 16).await?.ok_or(Refusal::BadForm)?;
+                pending = Some(Refusal::SwitchLanguage);
             }
             Some("codename") if !follow_up && !want_codename => {
                 read_text(form, 16).await?.ok_or(Refusal::BadForm)?;
@@ -268,6 +406,11 @@ async fn read_form(
             }
             Some("files") => {
                 let declared = declared_file(&mut head)?;
+                note_file(kept, &declared);
+                if let Some(refusal) = pending {
+                    return Err(refusal);
+                }
+                let target = target.ok_or(Refusal::Full)?;
                 let too_many = attachments.len() >= max_files as usize;
                 if too_many && !declared.name.is_empty() {
                     return Err(Refusal::TooManyFiles);
@@ -283,23 +426,61 @@ async fn read_form(
             _ => return Err(Refusal::BadForm),
         }
     }
-    let message = match message {
-        Some(text) => text,
-        None if follow_up => Zeroizing::new(String::new()),
-        None => return Err(Refusal::EmptyMessage),
-    };
-    if follow_up && message.trim().is_empty() && attachments.is_empty() {
+    kept.files_counted = true;
+    if let Some(refusal) = pending {
+        return Err(refusal);
+    }
+    if !message_seen && !follow_up {
         return Err(Refusal::EmptyMessage);
     }
+    let message_empty = kept.message.as_ref().is_none_or(|m| m.trim().is_empty());
+    if follow_up && message_empty && attachments.is_empty() {
+        return Err(Refusal::EmptyMessage);
+    }
+    if target.is_none() {
+        return Err(Refusal::Full);
+    }
     Ok(FormParts {
-        message,
-        contact,
         attachments,
         want_codename,
     })
 }
 
-/// Read a text field into wiped memory. `None` if it is longer than `max` bytes.
+/// Count a chosen file (and keep its name to show) for a refusal's "choose again".
+fn note_file(kept: &mut Kept, declared: &DeclaredFile) {
+    // The part a browser sends when no file was chosen has an empty name.
+    if declared.name.is_empty() {
+        return;
+    }
+    kept.files += 1;
+    if kept.file_names.len() < MAX_NAMES_SHOWN {
+        kept.file_names.push(Zeroizing::new(declared.name.clone()));
+    }
+}
+
+/// After a refusal: read the rest of the form, counting the files chosen (their content is
+/// skipped, never kept). A form that breaks off leaves the count unknown.
+async fn count_files(form: &mut Form, kept: &mut Kept) {
+    loop {
+        match form.next_part().await {
+            Ok(Some(mut head)) => {
+                if head.name.as_deref() == Some("files") {
+                    if let Ok(declared) = declared_file(&mut head) {
+                        note_file(kept, &declared);
+                    }
+                }
+            }
+            Ok(None) => {
+                kept.files_counted = true;
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Read a text field into wiped memory. `None` if it is longer than `max` bytes (the rest of
+/// it is left for `next_part` to skip).
 async fn read_text(form: &mut Form, max: usize) -> Result<Option<Zeroizing<String>>, Refusal> {
     // Sized once up front: growing would leave unwiped copies in freed memory.
     let mut buf = Zeroizing::new(Vec::with_capacity(max.min(64 * 1024)));
@@ -411,6 +592,8 @@ impl Refusal {
                 | Refusal::TooManyFiles
                 | Refusal::EmptyMessage
                 | Refusal::MessageTooLong
+                | Refusal::ContactTooLong
+                | Refusal::SwitchLanguage
         )
     }
 }

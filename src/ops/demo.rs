@@ -19,6 +19,9 @@ pub struct Demo {
     pub identity: PathBuf,
 }
 
+/// The name the demo's pages carry.
+pub const DEMO_ORGANISATION: &str = "DEMO: Example Group (not a real organisation)";
+
 /// Make (or reuse) a demo identity and config under `dir`.
 pub fn prepare(listen: &str, dir: &Path) -> Result<Demo> {
     let identity = dir.join("identity.txt");
@@ -47,6 +50,16 @@ pub fn prepare(listen: &str, dir: &Path) -> Result<Demo> {
         ..Config::default()
     };
     config.limits.min_free_disk_mb = 256;
+    // What a real group sets in [organisation], labelled so nobody mistakes the demo for one.
+    config.organisation = crate::config::Organisation {
+        name: DEMO_ORGANISATION.to_owned(),
+        description: "This is where a group describes itself in a sentence or two. (Demo text.)"
+            .to_owned(),
+        verify: "A real group says here where sources can check this address, for example in \
+                 its printed reports. (Demo text.)"
+            .to_owned(),
+        ..Default::default()
+    };
     config.validate()?;
     Ok(Demo { config, identity })
 }
@@ -99,6 +112,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let demo = prepare("127.0.0.1:0", dir.path()).unwrap();
         assert!(demo.config.demo);
+        // The demo names an example group, labelled as a demo, on every page.
+        assert!(demo.config.organisation.name.starts_with("DEMO"));
         // The server's own secret-key checks pass: the key is beside, not inside, what it reads.
         crate::ops::preflight::preflight(&demo.config).unwrap();
         let key = std::fs::read_to_string(&demo.identity).unwrap();

@@ -1,5 +1,6 @@
-//! Shared by the real-browser tests: Debian's Chromium driven by chromedriver over W3C
-//! WebDriver (raw HTTP and JSON), with JavaScript off and a 360-px-wide phone screen.
+//! Shared by the real-browser tests: Debian's Chromium driven by chromedriver, and Firefox ESR
+//! (the engine of Tor Browser) driven by geckodriver, over W3C WebDriver (raw HTTP and JSON),
+//! with JavaScript off and a 360-px-wide phone screen.
 #![allow(dead_code)]
 
 pub mod audit;
@@ -14,6 +15,8 @@ use serde_json::{json, Value};
 use crate::common::{exchange, wait_until};
 
 pub const WIDTH: u64 = 360;
+/// Firefox's window width (its toolbars' own minimum, 500 px, is lifted by `userChrome.css`).
+const FIREFOX_WINDOW: u64 = WIDTH;
 
 pub fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
@@ -42,7 +45,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// chromedriver and one browser session; both ended on drop.
+/// The two engines the pages are tested in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    Chromium,
+    /// Firefox ESR, set like Tor Browser at "Safest": JavaScript off, permanent private
+    /// browsing, no disk cache, English asked for.
+    Firefox,
+}
+
+impl Browser {
+    pub const BOTH: [Browser; 2] = [Browser::Chromium, Browser::Firefox];
+}
+
+/// A WebDriver server (chromedriver or geckodriver) and one browser session; both ended on drop.
 pub struct Driver {
     process: Child,
     addr: SocketAddr,
@@ -52,6 +68,121 @@ pub struct Driver {
 impl Driver {
     pub fn start(profile: &Path) -> Driver {
         Driver::start_with(profile, false)
+    }
+
+    /// A session in `browser`, JavaScript off, 360 px wide.
+    pub fn start_browser(browser: Browser, profile: &Path) -> Driver {
+        match browser {
+            Browser::Chromium => Driver::start(profile),
+            Browser::Firefox => Driver::start_firefox(profile),
+        }
+    }
+
+    /// Firefox ESR through geckodriver.
+    pub fn start_firefox(profile: &Path) -> Driver {
+        let geckodriver = which("geckodriver").unwrap_or_else(|| {
+            panic!(
+                "geckodriver is missing: install it with `cargo install geckodriver --locked` \
+                 (and the Debian package `firefox-esr`)"
+            )
+        });
+        let binary = which("firefox-esr").unwrap_or_else(|| {
+            panic!("Firefox ESR is missing: install the Debian package `firefox-esr`")
+        });
+        let port = free_port();
+        let home = profile.parent().unwrap();
+        // Firefox keeps its window at least as wide as its toolbars want (500 px); a phone's
+        // 360 px needs that minimum lifted.
+        std::fs::create_dir_all(profile.join("chrome")).unwrap();
+        std::fs::write(
+            profile.join("chrome/userChrome.css"),
+            ":root, #main-window, #navigator-toolbox, #nav-bar, #TabsToolbar, \
+             #urlbar-container, #urlbar, toolbar, hbox, vbox, toolbarbutton \
+             { min-width: 0 !important; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            profile.join("user.js"),
+            "user_pref(\"toolkit.legacyUserProfileCustomizations.stylesheets\", true);\n",
+        )
+        .unwrap();
+        let process = Command::new(geckodriver)
+            .env("HOME", home)
+            .env("MOZ_HEADLESS", "1")
+            .env("MOZ_HEADLESS_WIDTH", FIREFOX_WINDOW.to_string())
+            .env("MOZ_HEADLESS_HEIGHT", "2300")
+            .arg(format!("--port={port}"))
+            .arg("--host=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting geckodriver");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut driver = Driver {
+            process,
+            addr,
+            session: None,
+        };
+        let ready = wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(addr).is_ok()
+                && driver.call("GET", "/status", None)["ready"] == true
+        });
+        assert!(ready, "geckodriver did not become ready");
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "firefox",
+                    "moz:firefoxOptions": {
+                        "binary": binary,
+                        "args": ["-headless", "-profile", profile, "--width", FIREFOX_WINDOW.to_string(), "--height", "2300"],
+                        "prefs": {
+                            // As Tor Browser at "Safest": no script, nothing kept on disk.
+                            "javascript.enabled": false,
+                            "browser.privatebrowsing.autostart": true,
+                            "browser.cache.disk.enable": false,
+                            "intl.accept_languages": "en-US, en",
+                            "toolkit.legacyUserProfileCustomizations.stylesheets": true,
+                            "browser.shell.checkDefaultBrowser": false,
+                            "app.update.enabled": false,
+                            "toolkit.telemetry.enabled": false,
+                            "datareporting.policy.dataSubmissionEnabled": false,
+                            "network.captive-portal-service.enabled": false,
+                            "network.connectivity-service.enabled": false
+                        }
+                    }
+                }
+            }
+        });
+        let created = driver.call("POST", "/session", Some(caps));
+        driver.session = Some(
+            created["sessionId"]
+                .as_str()
+                .expect("a session id")
+                .to_owned(),
+        );
+        driver
+    }
+
+    pub fn refresh(&self) {
+        self.call("POST", &self.s("/refresh"), Some(json!({})));
+    }
+
+    /// The value of a form field as the browser holds it (a property, not the attribute).
+    pub fn value(&self, element: &str) -> String {
+        self.call(
+            "GET",
+            &self.s(&format!("/element/{element}/property/value")),
+            None,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// The viewport's width in CSS pixels (the `html` element's).
+    pub fn viewport_width(&self) -> f64 {
+        let html = self.find("css selector", "html");
+        self.rect(&html).2
     }
 
     /// As `start`; with `log_network`, chromedriver keeps the browser's DevTools network

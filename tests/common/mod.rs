@@ -158,9 +158,18 @@ impl Setup {
         self.start_with(|_| {})
     }
 
+    /// Start `sealdrop serve --config FILE`.
+    pub fn start_with_config(&self, file: &Path) -> Server<'_> {
+        self.start_args_with(&["serve", "--config", file.to_str().unwrap()], |_| {})
+    }
+
     /// [`Setup::start`], with a last change to the command before it runs.
     pub fn start_with(&self, prepare: impl FnOnce(&mut Command)) -> Server<'_> {
-        let mut cmd = self.command(&["serve"]);
+        self.start_args_with(&["serve"], prepare)
+    }
+
+    fn start_args_with(&self, args: &[&str], prepare: impl FnOnce(&mut Command)) -> Server<'_> {
+        let mut cmd = self.command(args);
         prepare(&mut cmd);
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -567,7 +576,7 @@ impl Server<'_> {
             .text("contact", "")
             .file("files", "note.txt", "text/plain", b"some evidence");
         let response = self.post("/submit", &form);
-        response.assert_page(200, "Received. Thank you.");
+        response.assert_received();
         message
     }
 }
@@ -612,12 +621,51 @@ impl Response {
         String::from_utf8(self.body.clone()).expect("a UTF-8 body")
     }
 
+    /// The content-hashed stylesheet path a page links to.
+    pub fn stylesheet_path(&self) -> String {
+        let text = self.text();
+        let start = text
+            .find("href=\"/static/style-")
+            .expect("a stylesheet link")
+            + 6;
+        let end = text[start..].find('"').unwrap() + start;
+        text[start..end].to_owned()
+    }
+
     /// The page's `<title>` text.
     pub fn title(&self) -> String {
         let text = self.text();
         let start = text.find("<title>").expect("a <title>") + "<title>".len();
         let end = text[start..].find("</title>").expect("a </title>") + start;
         text[start..end].to_owned()
+    }
+
+    /// Assert a stored submission's answer: post/redirect/get, a 303 to `/received` with the
+    /// receipt's cookie, and nothing about the submission on the URL.
+    pub fn assert_received(&self) {
+        assert_eq!(
+            self.status,
+            303,
+            "a stored submission answers 303; page:\n{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let location = self.header("location").expect("a Location");
+        assert!(
+            location.starts_with("/received?lang=") && !location.contains('&'),
+            "the received page's URL says only its language: {location}"
+        );
+        let cookie = self.header("set-cookie").expect("the receipt's cookie");
+        assert!(cookie.starts_with("sealdrop_receipt="), "{cookie}");
+    }
+
+    /// The `name=value` of the receipt cookie this answer set.
+    pub fn receipt_cookie(&self) -> String {
+        self.header("set-cookie")
+            .expect("a Set-Cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
     }
 
     /// Assert the status and that the page's title begins with `title` (the error's own words).
@@ -774,6 +822,16 @@ pub fn exchange(addr: SocketAddr, bytes: Vec<u8>) -> Option<Response> {
 
 pub fn get(addr: SocketAddr, path: &str) -> Response {
     get_with(addr, path, &[])
+}
+
+/// Follow a stored submission's redirect to the received page, with its cookie.
+pub fn follow_received(addr: SocketAddr, posted: &Response) -> Response {
+    posted.assert_received();
+    get_with(
+        addr,
+        posted.header("location").unwrap(),
+        &[("Cookie", &posted.receipt_cookie())],
+    )
 }
 
 pub fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {

@@ -13,16 +13,10 @@ pub const STRINGS: Strings = Strings {
     intro: "What you write and the files you attach are locked (encrypted) the moment they reach this site. Only our staff can unlock them, on a computer that is never connected to the internet.",
     what_we_keep: "This site does not record your IP address, your browser, or the time you send. It keeps only the date of arrival.",
     safety_tips_heading: "Before you send",
-    safety_tips: [
-        "You do not need to give your name. Write only what you are comfortable sharing.",
-        "Photos and documents can hide details such as the place they were taken or the phone used. If you can, send screenshots instead.",
-        "If someone may check your phone or computer, clear the browser history afterwards, or use Tor Browser and close it when you are done.",
-    ],
 
     message_label: "What happened?",
     message_hint: "Who was taken, when and where, what you saw or heard, and who else knows. Write in any language.",
     contact_label: "How can we reach you? (optional)",
-    contact_hint: "For example a Signal number or an email address. Leave this empty to stay anonymous; then we cannot contact you.",
     files_legend: "Files (optional)",
     files_hint: "Photos, documents, audio or video. At most {files_count}: {total} in total, {per_file} per file.",
     files_label: "Choose files",
@@ -109,4 +103,23 @@ pub const STRINGS: Strings = Strings {
     unit_kb: "KB",
     unit_mb: "MB",
     unit_gb: "GB",
+
+    // Issue 11, flow and trust.
+    required_marker: "(required)",
+    files_choose_all: "To send several files, select them all at once in one choice. Choosing again replaces the files chosen before.",
+    safety_tips: &[
+        "You do not need to give your name. Write only what you are comfortable sharing.",
+        "Photos and documents can hide details such as the place they were taken or the phone used. If you can, send screenshots instead.",
+        "If your phone may be searched: the Tor Browser app itself can be seen on it. When you are done, close Tor Browser, which then forgets this site; if having the app could put you at risk, delete it.",
+        "To be reached, leave a messenger account that only you use. Do not leave an email address at a mail service of your country: the authorities may be able to read it.",
+    ],
+    contact_hint: "For example a messenger name or number that only you use; better not an email address at a mail service of your country. Leave this empty to stay anonymous; then we cannot contact you.",
+    text_kept: "Your text is still in the form below. Check it, choose your files again if you had any, and send again.",
+    text_not_kept: "What you wrote could not be shown again here.",
+    files_again_count: "Files to choose again: {count}",
+    files_again_unknown: "If you had chosen files, choose them again.",
+    contact_too_long_title: "The contact is too long",
+    contact_too_long_body: "Please shorten how we can reach you to one short line.",
+    received_files: "Files received: {count}",
+    verify_heading: "Is this our real address?",
 };

@@ -217,6 +217,22 @@ fn quality(text: &str) -> Option<u16> {
     }
 }
 
+impl std::str::FromStr for Lang {
+    type Err = String;
+    fn from_str(code: &str) -> Result<Lang, String> {
+        Lang::from_code(code.trim()).ok_or_else(|| {
+            format!(
+                "`{code}` is not a language of the pages (use one of: {})",
+                Lang::ALL
+                    .iter()
+                    .map(|l| l.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+}
+
 /// Every sentence a source may see.
 #[derive(Debug)]
 pub struct Strings {
@@ -231,12 +247,10 @@ pub struct Strings {
     pub intro: &'static str,
     pub what_we_keep: &'static str,
     pub safety_tips_heading: &'static str,
-    pub safety_tips: [&'static str; 3],
 
     pub message_label: &'static str,
     pub message_hint: &'static str,
     pub contact_label: &'static str,
-    pub contact_hint: &'static str,
     pub files_legend: &'static str,
     /// `{files}` (the bare number) or `{files_count}` (the number with its noun, from
     /// `files_count`), `{total}`, `{per_file}`.
@@ -315,6 +329,32 @@ pub struct Strings {
     pub unit_kb: &'static str,
     pub unit_mb: &'static str,
     pub unit_gb: &'static str,
+
+    // Issue 11, flow and trust (nothing typed is lost; the group is named; PRG).
+    /// Marks the one required field in words (no `required` attribute: its bubble is the
+    /// browser's English).
+    pub required_marker: &'static str,
+    /// Several files at once; a second choice replaces the first.
+    pub files_choose_all: &'static str,
+    /// Reviewed for the region (a searched phone shows the Tor Browser app; no local mail
+    /// services); the operator may replace them (`[organisation]` tips).
+    pub safety_tips: &'static [&'static str],
+    /// No mail services of the source's country (the authorities may read them).
+    pub contact_hint: &'static str,
+    /// On a refused form shown again: what was written is still below.
+    pub text_kept: &'static str,
+    /// On a refused form shown again when the text could not be kept.
+    pub text_not_kept: &'static str,
+    /// `{count}`: files that must be chosen again (a "label: number" form, no plural needed).
+    pub files_again_count: &'static str,
+    /// When the file names are not known (the upload stopped before them).
+    pub files_again_unknown: &'static str,
+    pub contact_too_long_title: &'static str,
+    pub contact_too_long_body: &'static str,
+    /// `{count}`: files that arrived (a "label: number" form, no plural needed).
+    pub received_files: &'static str,
+    /// Heading above the operator's line on how to check this address.
+    pub verify_heading: &'static str,
 }
 
 #[cfg(test)]
@@ -404,6 +444,9 @@ mod tests {
                     assert!(form.contains("{n}\u{a0}"), "{lang:?} {form:?}");
                 }
             }
+            assert!(s.files_again_count.contains("{count}"), "{lang:?}");
+            assert!(s.received_files.contains("{count}"), "{lang:?}");
+            assert!(!s.safety_tips.is_empty(), "{lang:?}");
             let all = format!("{s:?}");
             assert!(!all.contains("\"\""), "{lang:?} has an empty string");
         }

@@ -14,16 +14,10 @@ pub const STRINGS: Strings = Strings {
     intro: "Ýazan zatlaryňyz we goşan faýllaryňyz bu saýta gelen pursatynda gulplanýar (şifrlenýär). Olary diňe biziň işgärlerimiz açyp bilýär. Olar muny internete hiç haçan birikdirilmeýän kompýuterde edýärler.",
     what_we_keep: "Bu saýt siziň IP salgyňyzy, brauzeriňizi we iberen wagtyňyzy ýazga almaýar. Ol diňe gelen senesini saklaýar.",
     safety_tips_heading: "Ibermezden öň",
-    safety_tips: [
-        "Adyňyzy ýazmak hökman däl. Diňe aýtmak isleýän zatlaryňyzy ýazyň.",
-        "Suratlarda we resminamalarda gizlin maglumat bolup biler, meselem, suratyň düşürilen ýeri ýa-da ulanylan telefon. Mümkin bolsa, olaryň ýerine ekran suratyny (skrinşot) iberiň.",
-        "Telefonyňyzy ýa-da kompýuteriňizi kimdir biri barlap biljek bolsa, soňra brauzeriň taryhyny arassalaň ýa-da Tor Browser ulanyň we işiňiz gutaransoň ony ýapyň.",
-    ],
 
     message_label: "Näme boldy?",
     message_hint: "Kim tutuldy ýa-da alnyp gidildi, haçan we nirede, näme gördüňiz ýa-da eşitdiňiz, başga kim bilýär. Islendik dilde ýazyp bilersiňiz.",
     contact_label: "Siz bilen nädip habarlaşyp bileris? (hökman däl)",
-    contact_hint: "Meselem, Signal belgisi ýa-da e-poçta salgysy. Näbelli galmak üçin muny boş goýuň; onda biz siz bilen habarlaşyp bilmeris.",
     files_legend: "Faýllar (hökman däl)",
     files_hint: "Suratlar, resminamalar, ses ýa-da wideo. Iň köp {files_count}. Jemi iň köp {total}, her faýl iň köp {per_file}.",
     files_label: "Faýllary saýlaň",
@@ -110,4 +104,23 @@ pub const STRINGS: Strings = Strings {
     unit_kb: "KB",
     unit_mb: "MB",
     unit_gb: "GB",
+
+    // Issue 11, flow and trust.
+    required_marker: "(hökmany)",
+    files_choose_all: "Birnäçe faýl ibermek üçin, olaryň hemmesini birden, bir gezekde saýlaň. Täzeden saýlamak öň saýlanan faýllary çalyşýar.",
+    safety_tips: &[
+        "Adyňyzy ýazmak hökman däl. Diňe paýlaşmaga taýyn bolan zadyňyzy ýazyň.",
+        "Suratlarda we resminamalarda gizlin maglumatlar bolup biler, meselem, suratyň düşürilen ýeri ýa-da ulanylan telefon. Mümkin bolsa, olaryň ýerine ekran suratlaryny (skrinşot) iberiň.",
+        "Telefonyňyz barlanyp bilinse: Tor Browser programmasynyň özi onda görünýär. Işiňizi gutaranyňyzda Tor Browser-i ýapyň, şonda ol bu saýty ýatdan çykarýar; programmanyň özi size howp salyp biljek bolsa, ony pozuň.",
+        "Siz bilen habarlaşmagymyz üçin diňe özüňiziň ulanýan messenjer hasabyňyzy goýuň. Ýurduňyzdaky poçta hyzmatyndaky e-poçta salgysyny goýmaň: ony häkimiýetler okap biler.",
+    ],
+    contact_hint: "Meselem, diňe özüňiziň ulanýan messenjeriňizdäki adyňyz ýa-da belgiňiz; ýurduňyzdaky poçta hyzmatyndaky e-poçta salgysy bolmasa gowy. Boş goýsaňyz, näbelli galarsyňyz, ýöne biz siz bilen habarlaşyp bilmeris.",
+    text_kept: "Ýazan tekstiňiz aşakdaky görnüşde saklanýar. Ony barlaň, faýllaryňyz bar bolsa, olary täzeden saýlaň we ýene iberiň.",
+    text_not_kept: "Ýazan tekstiňizi bu ýerde gaýtadan görkezip bilmedik.",
+    files_again_count: "Täzeden saýlamaly faýllar: {count}",
+    files_again_unknown: "Faýl saýlan bolsaňyz, olary täzeden saýlaň.",
+    contact_too_long_title: "Habarlaşmak usuly gaty uzyn",
+    contact_too_long_body: "Siz bilen habarlaşmak usulyny bir gysga setire çenli gysgaldyň.",
+    received_files: "Kabul edilen faýllar: {count}",
+    verify_heading: "Bu biziň hakyky salgymyzmy?",
 };

@@ -14,16 +14,10 @@ pub const STRINGS: Strings = Strings {
     intro: "Siz yozgan matn va biriktirgan fayllaringiz shu saytga yetib kelishi bilanoq qulflanadi (shifrlanadi). Ularni faqat bizning xodimlarimiz ocha oladi. Ular buni hech qachon internetga ulanmaydigan kompyuterda qiladi.",
     what_we_keep: "Bu sayt IP manzilingizni, brauzeringizni va yuborgan vaqtingizni yozib olmaydi. U faqat kelgan sanani saqlaydi.",
     safety_tips_heading: "Yuborishdan oldin",
-    safety_tips: [
-        "Ismingizni yozishingiz shart emas. Faqat aytishni istagan narsangizni yozing.",
-        "Rasm va hujjatlarda yashirin maʼlumotlar boʻlishi mumkin, masalan, surat olingan joy yoki ishlatilgan telefon. Iloji boʻlsa, ularning oʻrniga ekran rasmini (skrinshot) yuboring.",
-        "Agar kimdir telefoningiz yoki kompyuteringizni tekshirishi mumkin boʻlsa, keyin brauzer tarixini tozalang yoki Tor Browser ishlating va ishingiz tugagach, uni yoping.",
-    ],
 
     message_label: "Nima boʻldi?",
     message_hint: "Kim ushlandi yoki olib ketildi, qachon va qayerda, nimani koʻrdingiz yoki eshitdingiz, yana kim biladi. Istalgan tilda yozishingiz mumkin.",
     contact_label: "Siz bilan qanday bogʻlanishimiz mumkin? (ixtiyoriy)",
-    contact_hint: "Masalan, Signal raqami yoki elektron pochta manzili. Nomaʼlum qolish uchun buni boʻsh qoldiring; unda biz siz bilan bogʻlana olmaymiz.",
     files_legend: "Fayllar (ixtiyoriy)",
     files_hint: "Rasm, hujjat, audio yoki video. Koʻpi bilan {files_count}. Jami koʻpi bilan {total}, har bir fayl koʻpi bilan {per_file}.",
     files_label: "Fayllarni tanlang",
@@ -110,4 +104,23 @@ pub const STRINGS: Strings = Strings {
     unit_kb: "KB",
     unit_mb: "MB",
     unit_gb: "GB",
+
+    // Issue 11, flow and trust.
+    required_marker: "(majburiy)",
+    files_choose_all: "Bir nechta fayl yuborish uchun ularning hammasini birdaniga, bir tanlovda tanlang. Qayta tanlash avval tanlangan fayllarni almashtiradi.",
+    safety_tips: &[
+        "Ismingizni yozishingiz shart emas. Faqat aytishga tayyor boʻlgan narsani yozing.",
+        "Suratlar va hujjatlarda yashirin maʼlumotlar boʻlishi mumkin, masalan, surat olingan joy yoki ishlatilgan telefon. Iloji boʻlsa, ularning oʻrniga ekran rasmlarini (skrinshot) yuboring.",
+        "Agar telefoningiz tekshirilishi mumkin boʻlsa: Tor Browser ilovasining oʻzi unda koʻrinadi. Ishingiz tugagach, Tor Browser’ni yoping, shunda u bu saytni unutadi; ilovaning oʻzi sizga xavf tugʻdirishi mumkin boʻlsa, uni oʻchiring.",
+        "Siz bilan bogʻlanishimiz uchun faqat oʻzingiz ishlatadigan messenjer hisobini qoldiring. Mamlakatingizdagi pochta xizmatidagi elektron pochta manzilini qoldirmang: uni hukumat oʻqishi mumkin.",
+    ],
+    contact_hint: "Masalan, faqat oʻzingiz ishlatadigan messenjerdagi ismingiz yoki raqamingiz; mamlakatingizdagi pochta xizmatidagi elektron pochta manzili boʻlmagani yaxshi. Boʻsh qoldirsangiz, nomaʼlum qolasiz, lekin biz siz bilan bogʻlana olmaymiz.",
+    text_kept: "Matningiz quyidagi shaklda saqlanib qoldi. Uni tekshiring, fayllaringiz boʻlsa, ularni qayta tanlang va yana yuboring.",
+    text_not_kept: "Yozgan matningizni bu yerda qayta koʻrsata olmadik.",
+    files_again_count: "Qayta tanlanishi kerak boʻlgan fayllar: {count}",
+    files_again_unknown: "Agar fayl tanlagan boʻlsangiz, ularni qayta tanlang.",
+    contact_too_long_title: "Aloqa maʼlumoti juda uzun",
+    contact_too_long_body: "Iltimos, siz bilan bogʻlanish usulini bitta qisqa qatorgacha qisqartiring.",
+    received_files: "Qabul qilingan fayllar: {count}",
+    verify_heading: "Bu bizning haqiqiy manzilimizmi?",
 };

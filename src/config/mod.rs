@@ -8,6 +8,11 @@ use serde::Deserialize;
 
 use sealdrop_core::day::Granularity;
 
+pub mod organisation;
+pub use organisation::{Logo, Organisation};
+
+use crate::intake::i18n::Lang;
+
 const MIB: u64 = 1024 * 1024;
 
 /// Where the intake listens.
@@ -151,6 +156,13 @@ pub struct Config {
     pub commit_batch_max: u32,
     /// Demo mode: pages carry a warning banner. Never set from a file.
     pub demo: bool,
+    /// Who runs this drop, as the pages say it.
+    pub organisation: Organisation,
+    /// The page language when the source has not chosen one with the switch (`?lang=`); before
+    /// the browser's `Accept-Language` (Tor Browser sends en-US to every site).
+    pub default_language: Option<Lang>,
+    /// The logo, read and checked at load (`organisation.logo_file`).
+    pub logo: Option<Logo>,
 }
 
 impl Default for Config {
@@ -166,6 +178,9 @@ impl Default for Config {
             abuse: Abuse::default(),
             commit_batch_max: crate::store::DEFAULT_MAX_BATCH as u32,
             demo: false,
+            organisation: Organisation::default(),
+            default_language: None,
+            logo: None,
         }
     }
 }
@@ -203,6 +218,8 @@ struct FileConfig {
     limits: Option<Limits>,
     abuse: Option<Abuse>,
     commit_batch_max: Option<u32>,
+    default_language: Option<String>,
+    organisation: Option<Organisation>,
 }
 
 impl Config {
@@ -214,6 +231,12 @@ impl Config {
         }
         config.apply_env(|name| std::env::var(name).ok())?;
         config.validate()?;
+        config.logo = config
+            .organisation
+            .logo_file
+            .as_deref()
+            .map(Logo::load)
+            .transpose()?;
         Ok(config)
     }
 
@@ -264,6 +287,16 @@ impl Config {
         if let Some(n) = file.commit_batch_max {
             self.commit_batch_max = n;
         }
+        if let Some(code) = file.default_language {
+            self.default_language = Some(code.parse().map_err(|message| ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!("default_language: {message}"),
+            })?);
+        }
+        if let Some(mut organisation) = file.organisation {
+            organisation.logo_file = organisation.logo_file.map(|logo| base.join(logo));
+            self.organisation = organisation;
+        }
         Ok(())
     }
 
@@ -292,6 +325,16 @@ impl Config {
         env_override!("SEALDROP_REPLY_KEEP_DAYS" => self.reply_keep_days);
         env_override!("SEALDROP_ARRIVAL_GRANULARITY" => self.arrival_granularity);
         env_override!("SEALDROP_COMMIT_BATCH_MAX" => self.commit_batch_max);
+        if let Some(code) = var("SEALDROP_DEFAULT_LANGUAGE") {
+            self.default_language = Some(parse("SEALDROP_DEFAULT_LANGUAGE", &code)?);
+        }
+        let o = &mut self.organisation;
+        env_override!("SEALDROP_ORGANISATION_NAME" => o.name);
+        env_override!("SEALDROP_ORGANISATION_DESCRIPTION" => o.description);
+        env_override!("SEALDROP_ORGANISATION_VERIFY" => o.verify);
+        if let Some(path) = var("SEALDROP_ORGANISATION_LOGO_FILE") {
+            o.logo_file = Some(PathBuf::from(path));
+        }
         let l = &mut self.limits;
         env_override!("SEALDROP_MAX_MESSAGE_BYTES" => l.max_message_bytes);
         env_override!("SEALDROP_MAX_FILES" => l.max_files);
@@ -378,6 +421,7 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must name a directory");
         }
+        self.organisation.validate()?;
         Ok(())
     }
 }
@@ -440,7 +484,7 @@ mod tests {
     #[test]
     fn the_shipped_config_reads_and_its_plain_values_are_the_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        let shipped = include_str!("../deploy/sealdrop.toml");
+        let shipped = include_str!("../../deploy/sealdrop.toml");
         let mut config = Config::default();
         config.apply_file(&write(dir.path(), shipped)).unwrap();
         config.validate().unwrap();
