@@ -100,6 +100,18 @@ pub enum DeskError {
     NoDeskKey(String),
     #[error("the outbox could not be written")]
     Outbox(#[from] sealdrop_bundle::outbox::WriteError),
+    #[error("that is the fingerprint this workspace trusts already; nothing changed")]
+    SameServerKey,
+    #[error("the group's keys in that file are the ones this workspace uses already; nothing changed")]
+    SameRecipients,
+    #[error("not confirmed; nothing changed")]
+    NotConfirmed,
+    #[error("the editor `{0}` did not finish normally; nothing was saved (its file was wiped). Check $VISUAL or $EDITOR, or unset both to type the note here")]
+    EditorFailed(String),
+    #[error("an author name is one line of 1 to 64 characters")]
+    BadAuthor,
+    #[error("the passphrase and its repetition differed {tries} times; nothing was written. Run `sealdesk keygen` again when ready")]
+    PassphraseMismatch { tries: usize },
     #[error("the passphrase is shorter than {min} characters; choose a longer one (several words work well)")]
     ShortPassphrase { min: usize },
 }

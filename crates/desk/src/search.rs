@@ -43,11 +43,21 @@ pub struct SearchResult {
     pub failed: Vec<(String, String)>,
 }
 
+/// How the query's words match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The letters as typed (in any letter case).
+    Exact,
+    /// As typed, and also other forms of Russian words (МОСКВА finds "в Москве").
+    WordForms,
+}
+
 /// Search every case matching `filter` for `query`, newest first.
 pub fn search(
     ws: &Workspace,
     keyring: &Keyring,
     query: &str,
+    mode: Mode,
     filter: &Filter,
 ) -> Result<SearchResult, DeskError> {
     let needle = Folded::new(query);

@@ -239,20 +239,16 @@ pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<
         if notes.is_empty() {
             writeln!(
                 out,
-                "(none; add one with: sealdesk note {} TEXT)",
+                "(none; add one with: sealdesk note {})",
                 short(&case.id)
             )?;
         }
         for note in notes {
             match &note.text {
                 Ok(text) => {
-                    for (i, line) in text.lines().enumerate() {
-                        if i == 0 {
-                            write!(out, "{}  ", note.written)?;
-                        } else {
-                            write!(out, "{:12}", "")?;
-                        }
-                        writeln!(out, "{}", Safe::line(line))?;
+                    writeln!(out, "-- {}", Safe::line(&text.signed(&note.written)))?;
+                    for line in text.body.lines() {
+                        writeln!(out, "   {}", Safe::line(line))?;
                     }
                 }
                 Err(why) => writeln!(out, "{}  ({why})", note.written)?,
