@@ -1,0 +1,494 @@
+//! Staff's first day (project issue 12), through the real `sealdesk` in a pseudo-terminal where
+//! a prompt is the thing: passphrases asked twice and again, a session unlocked once, notes from
+//! an editor, re-pinning the server key, the workspace's fixed place.
+
+mod desk_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use desk_support::{fingerprint, seal_submission, signing_key, write_bundle, Source};
+use ed25519_dalek::SigningKey;
+use rexpect::process::wait::WaitStatus;
+use rexpect::session::{spawn_command, PtySession};
+use sealdrop_core::keys::Recipients;
+
+const PASS: &str = "correct horse battery staple";
+
+/// A staff member's computer: a home folder, a passphrase-protected key, the group's keys and
+/// the server's signing key.
+struct Desk {
+    tmp: tempfile::TempDir,
+    key: PathBuf,
+    recipients: PathBuf,
+    public: String,
+    server: SigningKey,
+}
+
+impl Desk {
+    fn new() -> Desk {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("home")).unwrap();
+        let key = tmp.path().join("staff.age");
+        let public = sealdesk::identity::generate(&key, Some(PASS.to_owned().into())).unwrap();
+        let recipients = tmp.path().join("recipients.txt");
+        std::fs::write(&recipients, format!("{public}\n")).unwrap();
+        Desk {
+            tmp,
+            key,
+            recipients,
+            public,
+            server: signing_key(),
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.tmp.path().join("home")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// The real `sealdesk`, as staff run it: HOME is this desk's, no SEALDESK_* or editor
+    /// setting leaks in, and no pinentry is found (so the terminal is asked, as on a machine
+    /// without one).
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealdesk"));
+        cmd.args(args)
+            .current_dir(self.tmp.path())
+            .env("HOME", self.home())
+            .env("USER", "staffer")
+            .env("PINENTRY_PROGRAM", "/nonexistent/pinentry")
+            .env("TERM", "dumb")
+            .env("COLUMNS", "200");
+        for var in [
+            "SEALDESK_WORKSPACE",
+            "SEALDESK_IDENTITY",
+            "SEALDESK_PASSPHRASE",
+            "XDG_DATA_HOME",
+            "XDG_RUNTIME_DIR",
+            "VISUAL",
+            "EDITOR",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    /// Run without a terminal; the passphrase through SEALDESK_PASSPHRASE.
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = self.command(args);
+        cmd.env("SEALDESK_PASSPHRASE", PASS)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, "");
+        assert!(
+            out.status.success(),
+            "sealdesk {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Start in a pseudo-terminal.
+    fn pty(&self, args: &[&str]) -> PtySession {
+        spawn_command(self.command(args), Some(60_000)).unwrap()
+    }
+
+    /// `init` in the default place with `fingerprint` pinned.
+    fn init(&self, fingerprint: &str) -> String {
+        let key = self.key.to_str().unwrap();
+        let recipients = self.recipients.to_str().unwrap();
+        self.ok(&[
+            "init",
+            "-i",
+            key,
+            "--recipients",
+            recipients,
+            "--server-key",
+            fingerprint,
+        ])
+    }
+
+    /// A bundle with one submission, signed by this desk's server.
+    fn bundle(&self, name: &str, source: &Source) -> (PathBuf, String) {
+        let group = Recipients::parse(Path::new("r"), format!("{}\n", self.public).as_bytes())
+            .unwrap();
+        let sealed = seal_submission(&group, "2026-11-28", source);
+        let path = self.path(name);
+        write_bundle(&path, &self.server, std::slice::from_ref(&sealed));
+        (path, sealed.id)
+    }
+}
+
+fn exit_code(p: &mut PtySession) -> i32 {
+    match p.process_mut().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("sealdesk did not exit normally: {other:?}"),
+    }
+}
+
+/// Wait for `text`, then type `line`.
+fn answer(p: &mut PtySession, text: &str, line: &str) {
+    p.exp_string(text)
+        .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
+    p.send_line(line).unwrap();
+}
+
+fn opens_with(key: &Path, passphrase: &str) -> bool {
+    sealdesk::identity::load(key, || Ok(passphrase.to_owned().into())).is_ok()
+}
+
+#[test]
+fn keygen_asks_twice_in_a_terminal_and_again_after_a_mismatch() {
+    let desk = Desk::new();
+    let key = desk.path("new.age");
+    let mut p = desk.pty(&["keygen", "--out", key.to_str().unwrap()]);
+    answer(&mut p, "Choose a passphrase", "first choice of words");
+    answer(&mut p, "Type the same passphrase again", "first choice of wordz");
+    p.exp_string("The two passphrases differ").unwrap();
+    answer(&mut p, "Choose a passphrase", "second choice words");
+    answer(&mut p, "Type the same passphrase again", "second choice words");
+    p.exp_string("age1").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(opens_with(&key, "second choice words"));
+    assert!(!opens_with(&key, "first choice of words"));
+}
+
+#[test]
+fn keygen_gives_up_after_three_mismatches_and_writes_nothing() {
+    let desk = Desk::new();
+    let key = desk.path("new.age");
+    let mut p = desk.pty(&["keygen", "--out", key.to_str().unwrap()]);
+    for _ in 0..3 {
+        answer(&mut p, "Choose a passphrase", "one passphrase here");
+        answer(&mut p, "Type the same passphrase again", "another passphrase");
+    }
+    p.exp_string("differed 3 times").unwrap();
+    p.exp_eof().unwrap();
+    assert_ne!(exit_code(&mut p), 0);
+    assert!(!key.exists());
+}
+
+/// A pinentry that shows no repeat field (as Debian 12's pinentry-curses for age): it answers
+/// each GETPIN with the next line of `answers` and logs what it was asked.
+fn fake_pinentry(dir: &Path, answers: &[&str]) -> PathBuf {
+    std::fs::write(dir.join("answers"), answers.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join("count"), "0\n").unwrap();
+    let script = dir.join("pinentry");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nD='{}'\necho 'OK Pleased to meet you'\n\
+             while IFS= read -r line; do\n\
+               echo \"$line\" >> \"$D/log\"\n\
+               case \"$line\" in\n\
+                 GETPIN*) n=$(( $(cat \"$D/count\") + 1 )); echo $n > \"$D/count\";\n\
+                   echo \"D $(sed -n \"${{n}}p\" \"$D/answers\")\"; echo OK ;;\n\
+                 BYE*) echo OK; exit 0 ;;\n\
+                 *) echo OK ;;\n\
+               esac\n\
+             done\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn keygen_asks_twice_through_a_pinentry_without_a_repeat_field() {
+    let desk = Desk::new();
+    let dir = desk.path("pinentry");
+    std::fs::create_dir(&dir).unwrap();
+    let pinentry = fake_pinentry(
+        &dir,
+        &[
+            "typed in a hurry!",
+            "typed in a hurry?",
+            "typed with care now",
+            "typed with care now",
+        ],
+    );
+    let key = desk.path("new.age");
+    let out = desk
+        .command(&["keygen", "--out", key.to_str().unwrap()])
+        .env("PINENTRY_PROGRAM", &pinentry)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let asked = std::fs::read_to_string(dir.join("count")).unwrap();
+    assert_eq!(asked.trim(), "4", "two rounds of two questions");
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert!(!log.contains("SETREPEAT"), "relied on a repeat field:\n{log}");
+    assert!(opens_with(&key, "typed with care now"));
+}
+
+#[test]
+fn a_wrong_passphrase_asks_again_up_to_three_times() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let (bundle, id) = desk.bundle("b.sdb", &Source::text("Мой брат пропал в Москве."));
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+
+    let mut p = desk.pty(&["show", &id[..8]]);
+    answer(&mut p, "Passphrase for your staff key", "not it");
+    answer(&mut p, "Wrong passphrase", "still not it");
+    p.exp_string("try 3 of 3").unwrap();
+    p.send_line(PASS).unwrap();
+    p.exp_string("Мой брат пропал в Москве.").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+
+    let mut p = desk.pty(&["show", &id[..8]]);
+    for _ in 0..3 {
+        answer(&mut p, "Passphrase for", "wrong again");
+    }
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("wrong passphrase"), "{rest}");
+    assert!(!rest.contains("Мой брат"), "{rest}");
+    assert_ne!(exit_code(&mut p), 0);
+}
+
+#[test]
+fn a_shell_unlocks_once_for_many_commands_and_writes_no_key() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let (bundle, id) = desk.bundle("b.sdb", &Source::text("Сестру забрали в Москве."));
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+    let before = desk_support::snapshot(desk.tmp.path());
+
+    let mut p = desk.pty(&["shell"]);
+    answer(&mut p, "Passphrase for your staff key", PASS);
+    answer(&mut p, "sealdesk> ", "list");
+    p.exp_string("Сестру забрали").unwrap();
+    answer(&mut p, "sealdesk> ", &format!("show {}", &id[..8]));
+    p.exp_string("Сестру забрали в Москве.").unwrap();
+    answer(&mut p, "sealdesk> ", "search москва");
+    p.exp_string("Москве").unwrap();
+    answer(&mut p, "sealdesk> ", "show zz");
+    p.exp_string("is not a submission id").unwrap();
+    answer(&mut p, "sealdesk> ", "keygen --out x.age");
+    p.exp_string("not available inside").unwrap();
+    answer(&mut p, "sealdesk> ", "exit");
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("Session ended"), "{rest}");
+    assert_eq!(exit_code(&mut p), 0);
+
+    // Asked once: a second question would have stopped the session above (nothing answered
+    // it). And nothing on disk changed but the read mark, nor holds the key in clear.
+    let after = desk_support::snapshot(desk.tmp.path());
+    let changed: Vec<&String> = after
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(
+        changed.iter().all(|k| k.ends_with("sealdesk.sqlite")),
+        "{changed:?}"
+    );
+    for file in after.keys().filter(|k| !k.ends_with('/')) {
+        let bytes = std::fs::read(desk.tmp.path().join(file)).unwrap();
+        assert!(
+            !bytes
+                .windows(15)
+                .any(|w| w.eq_ignore_ascii_case(b"AGE-SECRET-KEY-")),
+            "{file} holds a secret key in clear"
+        );
+    }
+}
+
+/// An editor that writes `text` into the file it is given and logs that file's path.
+fn fake_editor(dir: &Path, text: &str) -> String {
+    let script = dir.join("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" > '{log}'\nstat -c %a \"$(dirname \"$1\")\" >> '{log}'\n\
+             printf '%s\\n' '{text}' > \"$1\"\ncp \"$1\" \"$1~\"\n",
+            log = dir.join("editor.log").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_note_comes_from_the_editor_signed_and_leaves_no_file() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let (bundle, id) = desk.bundle("b.sdb", &Source::text("Отец задержан."));
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+    desk.ok(&["author", "Ana K."]);
+
+    let show = desk.ok(&["show", &id[..8]]);
+    assert!(show.contains(&format!("sealdesk note {}", &id[..8])), "{show}");
+    assert!(!show.contains("TEXT"), "show suggests a note on the command line:\n{show}");
+
+    let editor = fake_editor(desk.tmp.path(), "Called the lawyer; hearing on Monday.");
+    let runtime = desk.path("runtime");
+    std::fs::create_dir(&runtime).unwrap();
+    let mut cmd = desk.command(&["note", &id[..8]]);
+    cmd.env("EDITOR", &editor)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("SEALDESK_PASSPHRASE", PASS);
+    let mut p = spawn_command(cmd, Some(60_000)).unwrap();
+    p.exp_string("Added a note").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+
+    let log = std::fs::read_to_string(desk.path("editor.log")).unwrap();
+    let mut lines = log.lines();
+    let file = PathBuf::from(lines.next().unwrap());
+    assert_eq!(lines.next(), Some("700"), "the note's folder is private");
+    assert!(file.starts_with(&runtime), "{}", file.display());
+    assert!(!file.exists() && !file.parent().unwrap().exists(), "left behind");
+    assert_eq!(std::fs::read_dir(&runtime).unwrap().count(), 0);
+
+    let show = desk.ok(&["show", &id[..8]]);
+    assert!(show.contains("Called the lawyer; hearing on Monday."), "{show}");
+    assert!(show.contains("Ana K."), "{show}");
+    assert!(show.contains(" UTC"), "{show}");
+
+    // On the command line it still works, with a warning about the shell's history.
+    let out = desk.run(&["note", &id[..8], "Second", "note"], "");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("history"), "{err}");
+    // Piped in, no warning; the OS user signs when no author is set elsewhere.
+    let out = desk.run(&["note", &id[..8]], "Third note\n");
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("history"));
+    let show = desk.ok(&["show", &id[..8]]);
+    assert!(show.contains("Second note") && show.contains("Third note"), "{show}");
+}
+
+#[test]
+fn a_mistyped_fingerprint_is_corrected_by_a_confirmed_repin() {
+    let desk = Desk::new();
+    let right = fingerprint(&desk.server);
+    // One digit wrong, as typed at init.
+    let mut wrong = right.clone().into_bytes();
+    wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
+    let wrong = String::from_utf8(wrong).unwrap();
+    desk.init(&wrong);
+    let (bundle, _) = desk.bundle("b.sdb", &Source::text("text"));
+    let refused = desk.run(&["import", bundle.to_str().unwrap()], "");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("sealdesk repin"), "{err}");
+
+    // Enter alone, or a yes, changes nothing.
+    for typed in ["", "yes"] {
+        let mut p = desk.pty(&["repin", "--server-key", &right]);
+        answer(&mut p, "Type re-pin", typed);
+        p.exp_string("not confirmed; nothing changed").unwrap();
+        p.exp_eof().unwrap();
+        assert_ne!(exit_code(&mut p), 0);
+    }
+    assert!(!desk.run(&["import", bundle.to_str().unwrap()], "").status.success());
+
+    let mut p = desk.pty(&["repin"]);
+    answer(&mut p, "NEW fingerprint", &right);
+    let shown = p.exp_string("Type re-pin").unwrap();
+    assert!(shown.contains(&wrong) && shown.contains(&right), "{shown}");
+    assert!(shown.contains("in person or by phone"), "{shown}");
+    p.send_line("re-pin").unwrap();
+    p.exp_string("now trusts").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+    let place = desk.ok(&["where"]);
+    assert!(place.contains("re-pinned"), "{place}");
+    assert!(place.contains(&format!("from {wrong}")), "{place}");
+    assert!(place.contains(&format!("to   {right}")), "{place}");
+}
+
+#[test]
+fn the_group_keys_are_replaced_only_when_confirmed_and_with_the_own_key() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let colleague =
+        sealdesk::identity::generate(&desk.path("colleague.age"), None).unwrap();
+    let new = desk.path("new-recipients.txt");
+    std::fs::write(&new, format!("{}\n{colleague}\n", desk.public)).unwrap();
+    let out = desk.run(&["recipients", new.to_str().unwrap()], "y\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("added:   {colleague}")));
+    assert!(desk.ok(&["where"]).contains("Group keys:         1"));
+    let out = desk.run(&["recipients", new.to_str().unwrap()], "replace\n");
+    assert!(out.status.success(), "{out:?}");
+    assert!(desk.ok(&["where"]).contains("Group keys:         2"));
+
+    let without = desk.path("without-me.txt");
+    std::fs::write(&without, format!("{colleague}\n")).unwrap();
+    let out = desk.run(&["recipients", without.to_str().unwrap()], "replace\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not among them"));
+}
+
+#[test]
+fn the_workspace_has_a_fixed_place_that_sealdesk_names() {
+    let desk = Desk::new();
+    let place = desk.home().join(".local/share/sealdesk");
+    let out = desk.init(&fingerprint(&desk.server));
+    assert!(out.contains(&place.display().to_string()), "{out}");
+    assert!(place.join("sealdesk.sqlite").is_file());
+    let shown = desk.ok(&["where"]);
+    assert!(shown.contains(&place.display().to_string()), "{shown}");
+    assert!(shown.contains("the default place"), "{shown}");
+    // The same workspace from any folder.
+    let elsewhere = desk.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let mut cmd = desk.command(&["where"]);
+    let out = cmd.current_dir(&elsewhere).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&place.display().to_string()));
+
+    let help = desk.command(&["--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("~/.local/share/sealdesk"), "{help}");
+    assert!(help.contains("sealdesk where"), "{help}");
+}
+
+#[test]
+fn a_workspace_in_the_current_folder_from_older_versions_still_opens() {
+    let desk = Desk::new();
+    let key = desk.key.to_str().unwrap();
+    let recipients = desk.recipients.to_str().unwrap();
+    let fp = fingerprint(&desk.server);
+    desk.ok(&[
+        "init",
+        "-w",
+        "sealdesk-workspace",
+        "-i",
+        key,
+        "--recipients",
+        recipients,
+        "--server-key",
+        &fp,
+    ]);
+    let shown = desk.ok(&["where"]);
+    assert!(shown.contains("older Sealdesk versions"), "{shown}");
+    assert!(!desk.home().join(".local/share/sealdesk").exists());
+}
