@@ -42,9 +42,10 @@ pub fn write_note(
     editor: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Zeroizing<String>, DeskError> {
-    // `tempdir_in` makes the folder with mode 0700 and a random name.
+    // A random name, and mode 0700 from the start.
     let dir = tempfile::Builder::new()
         .prefix("sealdesk-note-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in(base(env))
         .map_err(DeskError::io("making a private folder for the note"))?;
     let path = dir.path().join("note.txt");

@@ -9,8 +9,9 @@ use std::process::{Command, Output, Stdio};
 
 use desk_support::{fingerprint, seal_submission, signing_key, write_bundle, Source};
 use ed25519_dalek::SigningKey;
-use rexpect::process::wait::WaitStatus;
+use rexpect::process::WaitStatus;
 use rexpect::session::{spawn_command, PtySession};
+use sealdrop_bundle::signing::parse_fingerprint;
 use sealdrop_core::keys::Recipients;
 
 const PASS: &str = "correct horse battery staple";
@@ -143,10 +144,27 @@ fn exit_code(p: &mut PtySession) -> i32 {
     }
 }
 
+/// rexpect reads the terminal byte by byte, each byte a `char`: UTF-8 text as it sees it.
+fn bytes(text: &str) -> String {
+    text.bytes().map(char::from).collect()
+}
+
+/// What rexpect read, back as the text sealdesk wrote.
+fn text(seen: &str) -> String {
+    String::from_utf8_lossy(&seen.chars().map(|c| c as u8).collect::<Vec<u8>>()).into_owned()
+}
+
+/// Wait for `text` (any script); returns what came before it.
+fn expect(p: &mut PtySession, wanted: &str) -> String {
+    let seen = p
+        .exp_string(&bytes(wanted))
+        .unwrap_or_else(|e| panic!("waiting for {wanted:?}: {e}"));
+    text(&seen)
+}
+
 /// Wait for `text`, then type `line`.
-fn answer(p: &mut PtySession, text: &str, line: &str) {
-    p.exp_string(text)
-        .unwrap_or_else(|e| panic!("waiting for {text:?}: {e}"));
+fn answer(p: &mut PtySession, wanted: &str, line: &str) {
+    expect(p, wanted);
     p.send_line(line).unwrap();
 }
 
@@ -161,10 +179,10 @@ fn keygen_asks_twice_in_a_terminal_and_again_after_a_mismatch() {
     let mut p = desk.pty(&["keygen", "--out", key.to_str().unwrap()]);
     answer(&mut p, "Choose a passphrase", "first choice of words");
     answer(&mut p, "Type the same passphrase again", "first choice of wordz");
-    p.exp_string("The two passphrases differ").unwrap();
+    expect(&mut p, "The two passphrases differ");
     answer(&mut p, "Choose a passphrase", "second choice words");
     answer(&mut p, "Type the same passphrase again", "second choice words");
-    p.exp_string("age1").unwrap();
+    expect(&mut p, "age1");
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
     assert!(opens_with(&key, "second choice words"));
@@ -180,7 +198,7 @@ fn keygen_gives_up_after_three_mismatches_and_writes_nothing() {
         answer(&mut p, "Choose a passphrase", "one passphrase here");
         answer(&mut p, "Type the same passphrase again", "another passphrase");
     }
-    p.exp_string("differed 3 times").unwrap();
+    expect(&mut p, "differed 3 times");
     p.exp_eof().unwrap();
     assert_ne!(exit_code(&mut p), 0);
     assert!(!key.exists());
@@ -253,9 +271,9 @@ fn a_wrong_passphrase_asks_again_up_to_three_times() {
     let mut p = desk.pty(&["show", &id[..8]]);
     answer(&mut p, "Passphrase for your staff key", "not it");
     answer(&mut p, "Wrong passphrase", "still not it");
-    p.exp_string("try 3 of 3").unwrap();
+    expect(&mut p, "try 3 of 3");
     p.send_line(PASS).unwrap();
-    p.exp_string("Мой брат пропал в Москве.").unwrap();
+    expect(&mut p, "Мой брат пропал в Москве.");
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
 
@@ -263,7 +281,7 @@ fn a_wrong_passphrase_asks_again_up_to_three_times() {
     for _ in 0..3 {
         answer(&mut p, "Passphrase for", "wrong again");
     }
-    let rest = p.exp_eof().unwrap();
+    let rest = text(&p.exp_eof().unwrap());
     assert!(rest.contains("wrong passphrase"), "{rest}");
     assert!(!rest.contains("Мой брат"), "{rest}");
     assert_ne!(exit_code(&mut p), 0);
@@ -280,17 +298,17 @@ fn a_shell_unlocks_once_for_many_commands_and_writes_no_key() {
     let mut p = desk.pty(&["shell"]);
     answer(&mut p, "Passphrase for your staff key", PASS);
     answer(&mut p, "sealdesk> ", "list");
-    p.exp_string("Сестру забрали").unwrap();
+    expect(&mut p, "Сестру забрали");
     answer(&mut p, "sealdesk> ", &format!("show {}", &id[..8]));
-    p.exp_string("Сестру забрали в Москве.").unwrap();
+    expect(&mut p, "Сестру забрали в Москве.");
     answer(&mut p, "sealdesk> ", "search москва");
-    p.exp_string("Москве").unwrap();
+    expect(&mut p, "Москве");
     answer(&mut p, "sealdesk> ", "show zz");
-    p.exp_string("is not a submission id").unwrap();
+    expect(&mut p, "is not a submission id");
     answer(&mut p, "sealdesk> ", "keygen --out x.age");
-    p.exp_string("not available inside").unwrap();
+    expect(&mut p, "not available inside");
     answer(&mut p, "sealdesk> ", "exit");
-    let rest = p.exp_eof().unwrap();
+    let rest = text(&p.exp_eof().unwrap());
     assert!(rest.contains("Session ended"), "{rest}");
     assert_eq!(exit_code(&mut p), 0);
 
@@ -353,7 +371,7 @@ fn a_note_comes_from_the_editor_signed_and_leaves_no_file() {
         .env("XDG_RUNTIME_DIR", &runtime)
         .env("SEALDESK_PASSPHRASE", PASS);
     let mut p = spawn_command(cmd, Some(60_000)).unwrap();
-    p.exp_string("Added a note").unwrap();
+    expect(&mut p, "Added a note");
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
 
@@ -387,10 +405,19 @@ fn a_note_comes_from_the_editor_signed_and_leaves_no_file() {
 fn a_mistyped_fingerprint_is_corrected_by_a_confirmed_repin() {
     let desk = Desk::new();
     let right = fingerprint(&desk.server);
-    // One digit wrong, as typed at init.
-    let mut wrong = right.clone().into_bytes();
-    wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
-    let wrong = String::from_utf8(wrong).unwrap();
+    // One digit wrong, as typed at init (the first such typo that is still a valid key).
+    let wrong = (0..right.len())
+        .filter(|&at| right.as_bytes()[at] != b' ')
+        .flat_map(|at| {
+            let right = right.clone();
+            b"0123456789abcdef".iter().map(move |&d| {
+                let mut typo = right.clone().into_bytes();
+                typo[at] = d;
+                String::from_utf8(typo).unwrap()
+            })
+        })
+        .find(|typo| *typo != right && parse_fingerprint(typo).is_ok())
+        .unwrap();
     desk.init(&wrong);
     let (bundle, _) = desk.bundle("b.sdb", &Source::text("text"));
     let refused = desk.run(&["import", bundle.to_str().unwrap()], "");
@@ -402,7 +429,7 @@ fn a_mistyped_fingerprint_is_corrected_by_a_confirmed_repin() {
     for typed in ["", "yes"] {
         let mut p = desk.pty(&["repin", "--server-key", &right]);
         answer(&mut p, "Type re-pin", typed);
-        p.exp_string("not confirmed; nothing changed").unwrap();
+        expect(&mut p, "not confirmed; nothing changed");
         p.exp_eof().unwrap();
         assert_ne!(exit_code(&mut p), 0);
     }
@@ -410,11 +437,11 @@ fn a_mistyped_fingerprint_is_corrected_by_a_confirmed_repin() {
 
     let mut p = desk.pty(&["repin"]);
     answer(&mut p, "NEW fingerprint", &right);
-    let shown = p.exp_string("Type re-pin").unwrap();
+    let shown = expect(&mut p, "Type re-pin");
     assert!(shown.contains(&wrong) && shown.contains(&right), "{shown}");
     assert!(shown.contains("in person or by phone"), "{shown}");
     p.send_line("re-pin").unwrap();
-    p.exp_string("now trusts").unwrap();
+    expect(&mut p, "now trusts");
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
 
