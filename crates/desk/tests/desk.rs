@@ -323,7 +323,9 @@ fn end_to_end_init_import_triage_report_ack() {
         .unwrap()
         .read_to_string(&mut plain)
         .unwrap();
-    assert_eq!(plain, note);
+    // Standard age opens it: a short header (who, when), a blank line, the text.
+    assert!(plain.starts_with("sealdesk-note 2\nauthor: "), "{plain}");
+    assert!(plain.ends_with(&format!(" UTC\n\n{note}")), "{plain}");
     drop(conn);
     let db = std::fs::read(staff.ws.join("sealdesk.sqlite")).unwrap();
     for secret in [note, "задержан", "ҳақиқат", "Witness", "фото.jpg"] {

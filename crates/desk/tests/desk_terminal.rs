@@ -519,3 +519,170 @@ fn a_workspace_in_the_current_folder_from_older_versions_still_opens() {
     assert!(shown.contains("older Sealdesk versions"), "{shown}");
     assert!(!desk.home().join(".local/share/sealdesk").exists());
 }
+
+/// `import` of `bytes` as a file; returns what sealdesk said on stderr (it must refuse).
+fn refused(desk: &Desk, name: &str, bytes: &[u8]) -> String {
+    let path = desk.path(name);
+    std::fs::write(&path, bytes).unwrap();
+    let out = desk.run(&["import", path.to_str().unwrap()], "");
+    assert!(!out.status.success(), "{name} was imported");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn import_refusals_say_what_is_likely_and_only_a_bad_signature_speaks_of_tampering() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let (good, _) = desk.bundle("good.sdb", &Source::text("Проверка связи"));
+    let bytes = std::fs::read(&good).unwrap();
+    let manifest_len = u32::from_be_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let signed_end = 24 + manifest_len;
+
+    let err = refused(&desk, "photo.jpg", b"\xff\xd8\xff\xe0 a picture, not a bundle");
+    assert!(err.contains("this is not a Sealdrop export bundle"), "{err}");
+    assert!(!err.contains("tamper"), "{err}");
+
+    let err = refused(&desk, "cut.sdb", &bytes[..bytes.len() / 2]);
+    assert!(err.contains("interrupted copy"), "{err}");
+    assert!(!err.contains("tamper"), "{err}");
+
+    let mut newer = bytes.clone();
+    newer[16..20].copy_from_slice(&2u32.to_be_bytes());
+    let err = refused(&desk, "newer.sdb", &newer);
+    assert!(err.contains("upgrade sealdesk"), "{err}");
+    assert!(!err.contains("tamper"), "{err}");
+
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    let err = refused(&desk, "damaged.sdb", &damaged);
+    assert!(err.contains("damaged while copying"), "{err}");
+    assert!(!err.contains("tamper"), "{err}");
+
+    let mut forged = bytes.clone();
+    forged[signed_end - 3] ^= 1;
+    let err = refused(&desk, "forged.sdb", &forged);
+    assert!(err.contains("tampering"), "{err}");
+    assert!(err.contains("sealdesk repin"), "{err}");
+
+    // Another server's bundle: a fingerprint question, not tampering.
+    let other = Desk::new();
+    let (theirs, _) = other.bundle("theirs.sdb", &Source::text("x"));
+    let err = refused(&desk, "theirs.sdb", &std::fs::read(theirs).unwrap());
+    assert!(err.contains("sealdesk repin"), "{err}");
+}
+
+#[test]
+fn search_finds_russian_word_forms_unless_exact() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let (bundle, id) = desk.bundle("b.sdb", &Source::text("Брата задержали в Москве во вторник."));
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+    let found = desk.ok(&["search", "МОСКВА"]);
+    assert!(found.contains(&id[..8]) && found.contains("[Москве]"), "{found}");
+    let found = desk.ok(&["search", "задержан", "брат"]);
+    assert!(!found.contains(&id[..8]), "word order and words matter: {found}");
+    let found = desk.ok(&["search", "брат", "задержать"]);
+    assert!(found.contains("[Брата задержали]"), "{found}");
+    let exact = desk.ok(&["search", "--exact", "МОСКВА"]);
+    assert!(!exact.contains(&id[..8]), "{exact}");
+    let exact = desk.ok(&["search", "--exact", "москве"]);
+    assert!(exact.contains("[Москве]"), "{exact}");
+}
+
+fn disguised_source() -> Source {
+    let mut program = b"MZ\x90\x00\x03\x00\x00\x00".to_vec();
+    program.resize(4096, 0x41);
+    Source {
+        message: "Фото с места".into(),
+        contact: Some("Signal +7 900 000-00-00".into()),
+        ..Source::default()
+    }
+    .with_file("photo.jpg", "image/jpeg", &program)
+    .with_file("real.jpg", "image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF")
+}
+
+#[test]
+fn a_disguised_program_is_flagged_by_show_and_renamed_by_extract() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let (bundle, id) = desk.bundle("b.sdb", &disguised_source());
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+
+    let show = desk.ok(&["show", &id[..8]]);
+    let photo = show.find("photo.jpg").unwrap();
+    let real = show.find("real.jpg").unwrap();
+    let flag = show.find("DISGUISED PROGRAM").expect(&show);
+    assert!(photo < flag && flag < real, "flagged under the right file:\n{show}");
+    assert!(show.contains("photo.jpg.disguised"), "{show}");
+    assert_eq!(show.matches("DISGUISED").count(), 1, "{show}");
+
+    let to = desk.path("out");
+    let out = desk.ok(&["extract", &id[..8], "--to", to.to_str().unwrap()]);
+    assert!(out.contains("DISGUISED PROGRAM"), "{out}");
+    let folder = std::fs::read_dir(&to).unwrap().next().unwrap().unwrap().path();
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["photo.jpg.disguised", "real.jpg"]);
+    let written = std::fs::read(folder.join("photo.jpg.disguised")).unwrap();
+    assert!(written.starts_with(b"MZ") && written.len() == 4096);
+}
+
+#[test]
+fn extract_shows_progress_on_a_terminal_only() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let big = vec![7u8; 4 << 20];
+    let (bundle, id) = desk.bundle(
+        "b.sdb",
+        &Source::text("big").with_file("video.mp4", "video/mp4", &big),
+    );
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+    let to = desk.path("out");
+    let mut cmd = desk.command(&["extract", &id[..8], "--to", to.to_str().unwrap()]);
+    cmd.env("SEALDESK_PASSPHRASE", PASS).env("TERM", "xterm");
+    let mut p = spawn_command(cmd, Some(120_000)).unwrap();
+    expect(&mut p, "Decrypting and saving");
+    expect(&mut p, "Saved 1 attachment(s)");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    // Without a terminal: no bar in the output.
+    let to = desk.path("out2");
+    let out = desk.run(&["extract", &id[..8], "--to", to.to_str().unwrap()], "");
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Decrypting"));
+}
+
+#[test]
+fn reports_hold_the_contact_and_the_attachment_list() {
+    let desk = Desk::new();
+    desk.init(&fingerprint(&desk.server));
+    let (bundle, id) = desk.bundle("b.sdb", &disguised_source());
+    desk.ok(&["import", bundle.to_str().unwrap()]);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&desk.ok(&["report", "--format", "json"])).unwrap();
+    let row = &json[0];
+    assert_eq!(row["id"], id.as_str());
+    assert_eq!(row["contact"], "Signal +7 900 000-00-00");
+    let files = row["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["name"], "photo.jpg");
+    assert_eq!(files[0]["size"], 4096);
+    assert!(files[0]["flags"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("DISGUISED PROGRAM"));
+    assert_eq!(files[1]["name"], "real.jpg");
+    assert_eq!(files[1]["flags"].as_array().unwrap().len(), 0);
+
+    let csv = desk.ok(&["report", "--format", "csv"]);
+    assert!(csv.starts_with("id,day,status,tags,notes,message,contact,attachments\r\n"), "{csv}");
+    assert!(csv.contains("Signal +7 900 000-00-00") && csv.contains("photo.jpg (4096 bytes"));
+    let md = desk.ok(&["report", "--format", "markdown"]);
+    assert!(md.contains("### Contact") && md.contains("### Attachments (2)"), "{md}");
+    assert!(md.contains("real.jpg (10 bytes, image/jpeg)"), "{md}");
+}

@@ -552,7 +552,14 @@ impl Desk {
         let parts = conversation::thread_parts(&ws, &keyring, &case, &envelope)?;
         let ids: Vec<String> = parts.iter().map(|p| p.case.id.clone()).collect();
         let replies = conversation::replies_to(ws.conn(), &ids, &keyring)?;
-        print_secret(&view::show_page(&case, &envelope, &notes))?;
+        let heads: Vec<_> = envelope
+            .attachments
+            .iter()
+            .map(|a| {
+                extract::attachment_head(&ws.blobs_dir(), keyring, a).map_err(|e| e.with_causes())
+            })
+            .collect();
+        print_secret(&view::show_page(&case, &envelope, &heads, &notes))?;
         print_secret(&view::conversation_page(&id, &parts, &replies))?;
         // Read only once it was shown.
         triage::mark_read(ws.conn(), &id)?;
@@ -563,7 +570,20 @@ impl Desk {
         let ws = self.open()?;
         let id = ws.resolve(id)?;
         let keyring = self.keyring(&ws)?;
-        let done = extract::extract(&ws, &keyring, &id, to)?;
+        let progress = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "Decrypting and saving {bar:40} {bytes}/{total_bytes} ({eta} left)",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let done = extract::extract(&ws, keyring, &id, to, &progress)?;
+        progress.finish_and_clear();
         println!("{}", outcome::extracted(&id, &done));
         Ok(())
     }
