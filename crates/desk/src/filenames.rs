@@ -297,14 +297,19 @@ pub fn risk(name: &str, head: &[u8], declared_type: &str) -> Option<String> {
 /// is shortened).
 pub const DISGUISED_SUFFIX: &str = ".disguised";
 
+/// Endings that open in a text editor: a script named so shows as text, harmlessly.
+const TEXT_EXTENSIONS: &[&str] = &["txt", "text", "md", "log", "csv"];
+
 /// A program or script whose name hides it: its first bytes are a program's (the table in
 /// `program_magic`) but its name does not end in a program's extension (a `.jpg`, a `.pdf`, or
-/// none). Returns what its content is.
+/// none; for a `#!` script, nor a text ending). Returns what its content is.
 pub fn disguised(name: &str, head: &[u8]) -> Option<&'static str> {
     let what = program_magic(head)?;
     let (_, ext) = split_ext(name);
     let ext = ext.trim_start_matches('.').to_lowercase();
-    if RISKY_EXTENSIONS.iter().any(|(e, _)| *e == ext) {
+    if RISKY_EXTENSIONS.iter().any(|(e, _)| *e == ext)
+        || (head.starts_with(b"#!") && TEXT_EXTENSIONS.contains(&ext.as_str()))
+    {
         return None;
     }
     Some(what)
@@ -364,6 +369,9 @@ mod tests {
         // Named as what it is: flagged as a risk, but not disguised.
         assert!(disguised("setup.exe", b"MZ").is_none());
         assert!(disguised("run.sh", b"#!/bin/sh").is_none());
+        // A script named as text opens as text: flagged, not renamed.
+        assert!(disguised("notes.txt", b"#!/bin/sh").is_none());
+        assert!(disguised("notes.txt", b"MZ").is_some());
         assert!(disguised("photo.jpg", b"\xff\xd8\xff\xe0").is_none());
         assert_eq!(extracted_name("photo.jpg", b"MZ"), "photo.jpg.disguised");
         assert_eq!(extracted_name("photo.jpg", b"\xff\xd8"), "photo.jpg");

@@ -186,6 +186,13 @@ pub fn extracted(id: &str, done: &Extracted) -> String {
         if let Some(problem) = &f.problem {
             let _ = write!(out, "\n      PROBLEM: {problem}");
         }
+        if let Some(why) = &f.risk {
+            risky += 1;
+            let _ = write!(
+                out,
+                "\n      WARNING: this may be a program or script ({why})."
+            );
+        }
         if let Some(what) = f.disguised {
             let _ = write!(
                 out,
@@ -193,13 +200,6 @@ pub fn extracted(id: &str, done: &Extracted) -> String {
                  with `{}` added so that it does not open as what its name claims. Do not open or run it \
                  on this computer.",
                 crate::filenames::DISGUISED_SUFFIX
-            );
-        }
-        if let Some(why) = &f.risk {
-            risky += 1;
-            let _ = write!(
-                out,
-                "\n      WARNING: this may be a program or script ({why})."
             );
         }
     }
