@@ -661,7 +661,10 @@ fn from_the_browser_to_the_desk_and_back_to_purge() {
             ],
             vec![
                 ("C__x.exe", "its name ends in .exe: a Windows program"),
-                ("holiday.jpg.disguised", "its content is a Windows program (MZ/PE)"),
+                (
+                    "holiday.jpg.disguised",
+                    "its content is a Windows program (MZ/PE)",
+                ),
             ],
         ),
     ] {

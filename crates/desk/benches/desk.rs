@@ -192,7 +192,10 @@ fn main() {
         let t = Instant::now();
         let out = run(&["search", "--exact", "правозащитник"]);
         exact_searches.push(t.elapsed());
-        assert!(out.contains(&format!("Searched {SUBMISSIONS} report(s)")), "{out}");
+        assert!(
+            out.contains(&format!("Searched {SUBMISSIONS} report(s)")),
+            "{out}"
+        );
     }
 
     // Per-envelope cost, one thread: Sealdesk's open (file read, decrypt, JSON, checks) versus

@@ -122,9 +122,8 @@ pub fn plan_recipients(
 }
 
 pub fn recipients_question(g: &NewGroup) -> String {
-    let mut text = String::from(
-        "New notes and reply copies will be locked to the group keys in this file.\n",
-    );
+    let mut text =
+        String::from("New notes and reply copies will be locked to the group keys in this file.\n");
     for k in &g.added {
         text.push_str(&format!("  added:   {k}\n"));
     }
@@ -239,7 +238,10 @@ mod tests {
         ));
         let plan = plan_repin(&ws, &format_fingerprint(&new)).unwrap();
         let question = repin_question(&plan);
-        assert!(question.contains(&format_fingerprint(&plan.old)), "{question}");
+        assert!(
+            question.contains(&format_fingerprint(&plan.old)),
+            "{question}"
+        );
         assert!(question.contains(&format_fingerprint(&new)), "{question}");
         assert!(!confirmed("", REPIN_WORD) && !confirmed("yes", REPIN_WORD));
         assert!(confirmed(" re-pin\n", REPIN_WORD));

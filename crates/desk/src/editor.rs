@@ -51,7 +51,9 @@ pub fn write_note(
     let path = dir.path().join("note.txt");
     let result = edit(editor, &path);
     let wiped = wipe_folder(dir.path());
-    let removed = dir.close().map_err(DeskError::io("removing the note's private folder"));
+    let removed = dir
+        .close()
+        .map_err(DeskError::io("removing the note's private folder"));
     let text = result?;
     wiped?;
     removed?;
@@ -86,7 +88,9 @@ fn edit(editor: &str, path: &Path) -> Result<Zeroizing<String>, DeskError> {
 fn wipe_folder(dir: &Path) -> Result<(), DeskError> {
     let entries = fs::read_dir(dir).map_err(DeskError::io("reading the note's folder"))?;
     for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if !kind.is_file() {
             continue;
         }
@@ -125,8 +129,14 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(chosen(env(&[("EDITOR", "nano"), ("VISUAL", "vim -n")])).as_deref(), Some("vim -n"));
-        assert_eq!(chosen(env(&[("EDITOR", "nano"), ("VISUAL", " ")])).as_deref(), Some("nano"));
+        assert_eq!(
+            chosen(env(&[("EDITOR", "nano"), ("VISUAL", "vim -n")])).as_deref(),
+            Some("vim -n")
+        );
+        assert_eq!(
+            chosen(env(&[("EDITOR", "nano"), ("VISUAL", " ")])).as_deref(),
+            Some("nano")
+        );
         assert_eq!(chosen(env(&[])), None);
     }
 }

@@ -102,7 +102,9 @@ pub enum DeskError {
     Outbox(#[from] sealdrop_bundle::outbox::WriteError),
     #[error("that is the fingerprint this workspace trusts already; nothing changed")]
     SameServerKey,
-    #[error("the group's keys in that file are the ones this workspace uses already; nothing changed")]
+    #[error(
+        "the group's keys in that file are the ones this workspace uses already; nothing changed"
+    )]
     SameRecipients,
     #[error("not confirmed; nothing changed")]
     NotConfirmed,

@@ -101,8 +101,10 @@ pub fn extract(
         // The first bytes decide the name: a program under a picture's name is renamed.
         let mut plain = open_attachment(&blobs, keyring, &a.blob)?;
         let mut first = Zeroizing::new([0u8; HEAD]);
-        let got = read_up_to(&mut plain, &mut first[..])
-            .map_err(DeskError::io(format!("decrypting an attachment of {}", &case.id[..8])))?;
+        let got = read_up_to(&mut plain, &mut first[..]).map_err(DeskError::io(format!(
+            "decrypting an attachment of {}",
+            &case.id[..8]
+        )))?;
         let real = got.min(usize::try_from(a.length).unwrap_or(usize::MAX));
         let disguised = filenames::disguised(&filenames::normalise(&a.name), &first[..real]);
         let base = filenames::extracted_name(&filenames::normalise(&a.name), &first[..real]);
@@ -199,8 +201,8 @@ pub fn attachment_head(
 ) -> Result<Zeroizing<Vec<u8>>, DeskError> {
     let mut plain = open_attachment(blobs, keyring, &attachment.blob)?;
     let mut first = Zeroizing::new(vec![0u8; HEAD]);
-    let got = read_up_to(&mut plain, &mut first)
-        .map_err(DeskError::io("decrypting an attachment"))?;
+    let got =
+        read_up_to(&mut plain, &mut first).map_err(DeskError::io("decrypting an attachment"))?;
     first.truncate(got.min(usize::try_from(attachment.length).unwrap_or(usize::MAX)));
     Ok(first)
 }
@@ -277,7 +279,13 @@ mod tests {
         assert!(c.problem.unwrap().contains("incomplete"));
 
         let mut out = Vec::new();
-        let c = copy_unpadded(&mut &b"hello\x01\x00\x00"[..], &mut out, 5, &ProgressBar::hidden()).unwrap();
+        let c = copy_unpadded(
+            &mut &b"hello\x01\x00\x00"[..],
+            &mut out,
+            5,
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
         assert_eq!(out, b"hello");
         assert!(c.problem.unwrap().contains("unexpected"));
     }

@@ -164,7 +164,12 @@ mod tests {
 
     #[test]
     fn a_new_passphrase_is_asked_twice_and_again_on_a_mismatch() {
-        let answers = ["correct horse battery", "correct horse batterx", "second try here", "second try here"];
+        let answers = [
+            "correct horse battery",
+            "correct horse batterx",
+            "second try here",
+            "second try here",
+        ];
         let mut asked = Vec::new();
         let mut told = 0;
         let p = new_passphrase(
@@ -177,11 +182,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.expose_secret(), "second try here");
-        assert_eq!(asked, [NEW_PASSPHRASE, CONFIRM_PASSPHRASE, NEW_PASSPHRASE, CONFIRM_PASSPHRASE]);
+        assert_eq!(
+            asked,
+            [
+                NEW_PASSPHRASE,
+                CONFIRM_PASSPHRASE,
+                NEW_PASSPHRASE,
+                CONFIRM_PASSPHRASE
+            ]
+        );
         assert_eq!(told, 1);
-        let err = new_passphrase(None, |q| secret(if q == NEW_PASSPHRASE { "aaaaaaaaaaaaaa" } else { "bbbbbbbbbbbbbb" }), |_| {})
-            .unwrap_err();
-        assert!(matches!(err, DeskError::PassphraseMismatch { tries: 3 }), "{err}");
+        let err = new_passphrase(
+            None,
+            |q| {
+                secret(if q == NEW_PASSPHRASE {
+                    "aaaaaaaaaaaaaa"
+                } else {
+                    "bbbbbbbbbbbbbb"
+                })
+            },
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DeskError::PassphraseMismatch { tries: 3 }),
+            "{err}"
+        );
     }
 
     #[test]

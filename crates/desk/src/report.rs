@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 
 use super::cases::{self, Case, Filter};
 use super::decrypt::{map_parallel, open_envelope};
-use super::identity::Keyring;
 use super::extract::attachment_head;
 use super::filenames;
+use super::identity::Keyring;
 use super::triage::open_note_text;
 use super::view::render;
 use super::workspace::Workspace;
@@ -78,7 +78,10 @@ struct AttachmentOut {
 
 impl AttachmentOut {
     fn line(&self) -> String {
-        let mut line = format!("{} ({} bytes, {})", self.name, self.size, self.declared_type);
+        let mut line = format!(
+            "{} ({} bytes, {})",
+            self.name, self.size, self.declared_type
+        );
         for f in &self.flags {
             line.push_str("; ");
             line.push_str(f);

@@ -197,7 +197,10 @@ fn stem(stemmer: &rust_stemmers::Stemmer, word: &str) -> String {
     if !is_cyrillic(word) {
         return word.to_owned();
     }
-    let plain: String = word.chars().map(|c| if c == 'ё' { 'е' } else { c }).collect();
+    let plain: String = word
+        .chars()
+        .map(|c| if c == 'ё' { 'е' } else { c })
+        .collect();
     stemmer.stem(&plain).into_owned()
 }
 
@@ -382,7 +385,10 @@ mod tests {
     fn russian_words_find_their_other_forms_unless_exact() {
         assert_eq!(forms("МОСКВА", "Задержан в Москве вчера"), ["Москве"]);
         assert_eq!(forms("москве", "Из Москвы, в Москву"), ["Москвы", "Москву"]);
-        assert_eq!(forms("задержали брата", "Задержали брата ночью"), ["Задержали брата"]);
+        assert_eq!(
+            forms("задержали брата", "Задержали брата ночью"),
+            ["Задержали брата"]
+        );
         assert_eq!(forms("полицейский", "полицейские пришли"), ["полицейские"]);
         assert_eq!(forms("ёлка", "елки"), ["елки"]);
         // A word form is not a different word with the same start.

@@ -233,7 +233,11 @@ pub fn show_page(
             let head: &[u8] = match heads.get(i) {
                 Some(Ok(head)) => head,
                 Some(Err(why)) => {
-                    writeln!(out, "     (its content could not be checked: {})", Safe::line(why))?;
+                    writeln!(
+                        out,
+                        "     (its content could not be checked: {})",
+                        Safe::line(why)
+                    )?;
                     b""
                 }
                 None => b"",

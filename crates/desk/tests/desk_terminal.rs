@@ -128,8 +128,8 @@ impl Desk {
 
     /// A bundle with one submission, signed by this desk's server.
     fn bundle(&self, name: &str, source: &Source) -> (PathBuf, String) {
-        let group = Recipients::parse(Path::new("r"), format!("{}\n", self.public).as_bytes())
-            .unwrap();
+        let group =
+            Recipients::parse(Path::new("r"), format!("{}\n", self.public).as_bytes()).unwrap();
         let sealed = seal_submission(&group, "2026-11-28", source);
         let path = self.path(name);
         write_bundle(&path, &self.server, std::slice::from_ref(&sealed));
@@ -178,10 +178,18 @@ fn keygen_asks_twice_in_a_terminal_and_again_after_a_mismatch() {
     let key = desk.path("new.age");
     let mut p = desk.pty(&["keygen", "--out", key.to_str().unwrap()]);
     answer(&mut p, "Choose a passphrase", "first choice of words");
-    answer(&mut p, "Type the same passphrase again", "first choice of wordz");
+    answer(
+        &mut p,
+        "Type the same passphrase again",
+        "first choice of wordz",
+    );
     expect(&mut p, "The two passphrases differ");
     answer(&mut p, "Choose a passphrase", "second choice words");
-    answer(&mut p, "Type the same passphrase again", "second choice words");
+    answer(
+        &mut p,
+        "Type the same passphrase again",
+        "second choice words",
+    );
     expect(&mut p, "age1");
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&mut p), 0);
@@ -196,7 +204,11 @@ fn keygen_gives_up_after_three_mismatches_and_writes_nothing() {
     let mut p = desk.pty(&["keygen", "--out", key.to_str().unwrap()]);
     for _ in 0..3 {
         answer(&mut p, "Choose a passphrase", "one passphrase here");
-        answer(&mut p, "Type the same passphrase again", "another passphrase");
+        answer(
+            &mut p,
+            "Type the same passphrase again",
+            "another passphrase",
+        );
     }
     expect(&mut p, "differed 3 times");
     p.exp_eof().unwrap();
@@ -257,7 +269,10 @@ fn keygen_asks_twice_through_a_pinentry_without_a_repeat_field() {
     let asked = std::fs::read_to_string(dir.join("count")).unwrap();
     assert_eq!(asked.trim(), "4", "two rounds of two questions");
     let log = std::fs::read_to_string(dir.join("log")).unwrap();
-    assert!(!log.contains("SETREPEAT"), "relied on a repeat field:\n{log}");
+    assert!(
+        !log.contains("SETREPEAT"),
+        "relied on a repeat field:\n{log}"
+    );
     assert!(opens_with(&key, "typed with care now"));
 }
 
@@ -360,8 +375,14 @@ fn a_note_comes_from_the_editor_signed_and_leaves_no_file() {
     desk.ok(&["author", "Ana K."]);
 
     let show = desk.ok(&["show", &id[..8]]);
-    assert!(show.contains(&format!("sealdesk note {}", &id[..8])), "{show}");
-    assert!(!show.contains("TEXT"), "show suggests a note on the command line:\n{show}");
+    assert!(
+        show.contains(&format!("sealdesk note {}", &id[..8])),
+        "{show}"
+    );
+    assert!(
+        !show.contains("TEXT"),
+        "show suggests a note on the command line:\n{show}"
+    );
 
     let editor = fake_editor(desk.tmp.path(), "Called the lawyer; hearing on Monday.");
     let runtime = desk.path("runtime");
@@ -380,11 +401,17 @@ fn a_note_comes_from_the_editor_signed_and_leaves_no_file() {
     let file = PathBuf::from(lines.next().unwrap());
     assert_eq!(lines.next(), Some("700"), "the note's folder is private");
     assert!(file.starts_with(&runtime), "{}", file.display());
-    assert!(!file.exists() && !file.parent().unwrap().exists(), "left behind");
+    assert!(
+        !file.exists() && !file.parent().unwrap().exists(),
+        "left behind"
+    );
     assert_eq!(std::fs::read_dir(&runtime).unwrap().count(), 0);
 
     let show = desk.ok(&["show", &id[..8]]);
-    assert!(show.contains("Called the lawyer; hearing on Monday."), "{show}");
+    assert!(
+        show.contains("Called the lawyer; hearing on Monday."),
+        "{show}"
+    );
     assert!(show.contains("Ana K."), "{show}");
     assert!(show.contains(" UTC"), "{show}");
 
@@ -398,7 +425,10 @@ fn a_note_comes_from_the_editor_signed_and_leaves_no_file() {
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("history"));
     let show = desk.ok(&["show", &id[..8]]);
-    assert!(show.contains("Second note") && show.contains("Third note"), "{show}");
+    assert!(
+        show.contains("Second note") && show.contains("Third note"),
+        "{show}"
+    );
 }
 
 #[test]
@@ -433,7 +463,10 @@ fn a_mistyped_fingerprint_is_corrected_by_a_confirmed_repin() {
         p.exp_eof().unwrap();
         assert_ne!(exit_code(&mut p), 0);
     }
-    assert!(!desk.run(&["import", bundle.to_str().unwrap()], "").status.success());
+    assert!(!desk
+        .run(&["import", bundle.to_str().unwrap()], "")
+        .status
+        .success());
 
     let mut p = desk.pty(&["repin"]);
     answer(&mut p, "NEW fingerprint", &right);
@@ -456,8 +489,7 @@ fn a_mistyped_fingerprint_is_corrected_by_a_confirmed_repin() {
 fn the_group_keys_are_replaced_only_when_confirmed_and_with_the_own_key() {
     let desk = Desk::new();
     desk.init(&fingerprint(&desk.server));
-    let colleague =
-        sealdesk::identity::generate(&desk.path("colleague.age"), None).unwrap();
+    let colleague = sealdesk::identity::generate(&desk.path("colleague.age"), None).unwrap();
     let new = desk.path("new-recipients.txt");
     std::fs::write(&new, format!("{}\n{colleague}\n", desk.public)).unwrap();
     let out = desk.run(&["recipients", new.to_str().unwrap()], "y\n");
@@ -538,8 +570,15 @@ fn import_refusals_say_what_is_likely_and_only_a_bad_signature_speaks_of_tamperi
     let manifest_len = u32::from_be_bytes(bytes[20..24].try_into().unwrap()) as usize;
     let signed_end = 24 + manifest_len;
 
-    let err = refused(&desk, "photo.jpg", b"\xff\xd8\xff\xe0 a picture, not a bundle");
-    assert!(err.contains("this is not a Sealdrop export bundle"), "{err}");
+    let err = refused(
+        &desk,
+        "photo.jpg",
+        b"\xff\xd8\xff\xe0 a picture, not a bundle",
+    );
+    assert!(
+        err.contains("this is not a Sealdrop export bundle"),
+        "{err}"
+    );
     assert!(!err.contains("tamper"), "{err}");
 
     let err = refused(&desk, "cut.sdb", &bytes[..bytes.len() / 2]);
@@ -576,12 +615,21 @@ fn import_refusals_say_what_is_likely_and_only_a_bad_signature_speaks_of_tamperi
 fn search_finds_russian_word_forms_unless_exact() {
     let desk = Desk::new();
     desk.init(&fingerprint(&desk.server));
-    let (bundle, id) = desk.bundle("b.sdb", &Source::text("Брата задержали в Москве во вторник."));
+    let (bundle, id) = desk.bundle(
+        "b.sdb",
+        &Source::text("Брата задержали в Москве во вторник."),
+    );
     desk.ok(&["import", bundle.to_str().unwrap()]);
     let found = desk.ok(&["search", "МОСКВА"]);
-    assert!(found.contains(&id[..8]) && found.contains("[Москве]"), "{found}");
+    assert!(
+        found.contains(&id[..8]) && found.contains("[Москве]"),
+        "{found}"
+    );
     let found = desk.ok(&["search", "задержан", "брат"]);
-    assert!(!found.contains(&id[..8]), "word order and words matter: {found}");
+    assert!(
+        !found.contains(&id[..8]),
+        "word order and words matter: {found}"
+    );
     let found = desk.ok(&["search", "брат", "задержать"]);
     assert!(found.contains("[Брата задержали]"), "{found}");
     let exact = desk.ok(&["search", "--exact", "МОСКВА"]);
@@ -613,14 +661,22 @@ fn a_disguised_program_is_flagged_by_show_and_renamed_by_extract() {
     let photo = show.find("photo.jpg").unwrap();
     let real = show.find("real.jpg").unwrap();
     let flag = show.find("DISGUISED PROGRAM").expect(&show);
-    assert!(photo < flag && flag < real, "flagged under the right file:\n{show}");
+    assert!(
+        photo < flag && flag < real,
+        "flagged under the right file:\n{show}"
+    );
     assert!(show.contains("photo.jpg.disguised"), "{show}");
     assert_eq!(show.matches("DISGUISED").count(), 1, "{show}");
 
     let to = desk.path("out");
     let out = desk.ok(&["extract", &id[..8], "--to", to.to_str().unwrap()]);
     assert!(out.contains("DISGUISED PROGRAM"), "{out}");
-    let folder = std::fs::read_dir(&to).unwrap().next().unwrap().unwrap().path();
+    let folder = std::fs::read_dir(&to)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let mut names: Vec<String> = std::fs::read_dir(&folder)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -680,9 +736,15 @@ fn reports_hold_the_contact_and_the_attachment_list() {
     assert_eq!(files[1]["flags"].as_array().unwrap().len(), 0);
 
     let csv = desk.ok(&["report", "--format", "csv"]);
-    assert!(csv.starts_with("id,day,status,tags,notes,message,contact,attachments\r\n"), "{csv}");
+    assert!(
+        csv.starts_with("id,day,status,tags,notes,message,contact,attachments\r\n"),
+        "{csv}"
+    );
     assert!(csv.contains("Signal +7 900 000-00-00") && csv.contains("photo.jpg (4096 bytes"));
     let md = desk.ok(&["report", "--format", "markdown"]);
-    assert!(md.contains("### Contact") && md.contains("### Attachments (2)"), "{md}");
+    assert!(
+        md.contains("### Contact") && md.contains("### Attachments (2)"),
+        "{md}"
+    );
     assert!(md.contains("real.jpg (10 bytes, image/jpeg)"), "{md}");
 }

@@ -4,8 +4,8 @@
 //! printing) and calls the `sealdesk` library, where every decision is made. Help texts are for
 //! staff, not engineers.
 
-use std::ffi::OsStr;
 use std::cell::OnceCell;
+use std::ffi::OsStr;
 use std::io::{BufRead, IsTerminal, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -530,7 +530,7 @@ impl Desk {
             return Ok(());
         }
         let keyring = self.keyring(&ws)?;
-        let previews = decrypt::list_previews(&ws.blobs_dir(), &keyring, &list);
+        let previews = decrypt::list_previews(&ws.blobs_dir(), keyring, &list);
         let lines: Vec<view::ListLine<'_>> = list
             .iter()
             .zip(previews)
@@ -547,11 +547,11 @@ impl Desk {
         let id = ws.resolve(id)?;
         let keyring = self.keyring(&ws)?;
         let case = cases::get(ws.conn(), &id)?;
-        let envelope = decrypt::open_envelope(&ws.blobs_dir(), &keyring, &case)?;
-        let notes = triage::notes(ws.conn(), &id, &keyring)?;
-        let parts = conversation::thread_parts(&ws, &keyring, &case, &envelope)?;
+        let envelope = decrypt::open_envelope(&ws.blobs_dir(), keyring, &case)?;
+        let notes = triage::notes(ws.conn(), &id, keyring)?;
+        let parts = conversation::thread_parts(&ws, keyring, &case, &envelope)?;
         let ids: Vec<String> = parts.iter().map(|p| p.case.id.clone()).collect();
-        let replies = conversation::replies_to(ws.conn(), &ids, &keyring)?;
+        let replies = conversation::replies_to(ws.conn(), &ids, keyring)?;
         let heads: Vec<_> = envelope
             .attachments
             .iter()
@@ -657,7 +657,7 @@ impl Desk {
             ws.refuse_inside(path)?;
         }
         let keyring = self.keyring(&ws)?;
-        let r = report::report(&ws, &keyring, filter, format)?;
+        let r = report::report(&ws, keyring, filter, format)?;
         match out {
             None => print_secret(&r.text)?,
             Some(path) => {
@@ -672,7 +672,7 @@ impl Desk {
     fn ack(&self, out: &Path, all: bool) -> Result<()> {
         let mut ws = self.open()?;
         let keyring = self.keyring(&ws)?;
-        let summary = ack::write_ack(&mut ws, &keyring, out, all)?;
+        let summary = ack::write_ack(&mut ws, keyring, out, all)?;
         let skipped = outcome::ack_skipped(&summary);
         if !skipped.is_empty() {
             eprintln!("{skipped}");
@@ -691,7 +691,7 @@ impl Desk {
             eprintln!("{}", prompt::REPLY);
         }
         let text = prompt::reply_text(std::io::stdin())?;
-        let queued = conversation::queue_reply(&ws, &keyring, &id, &text, days)?;
+        let queued = conversation::queue_reply(&ws, keyring, &id, &text, days)?;
         println!("{}", outcome::reply_queued(&queued));
         Ok(())
     }
@@ -699,7 +699,7 @@ impl Desk {
     fn outbox(&self, out: &Path, again: bool) -> Result<()> {
         let mut ws = self.open()?;
         let keyring = self.keyring(&ws)?;
-        let summary = outbox::write_outbox(&mut ws, &keyring, out, again)?;
+        let summary = outbox::write_outbox(&mut ws, keyring, out, again)?;
         let skipped = outcome::outbox_skipped(&summary);
         if !skipped.is_empty() {
             eprintln!("{skipped}");
