@@ -216,7 +216,8 @@ enum Command {
     /// to disk, never in swap-able core dumps). Leave the session when you step away.
     Shell,
     /// Trust a new server fingerprint: after the operator rotated the server's signing key, or
-    /// if the one typed at `init` was wrong (imports then fail with "signature invalid").
+    /// if the one typed at `init` was wrong (imports then fail with "its signature does not
+    /// match the server fingerprint this workspace trusts").
     ///
     /// A security decision: the pinned fingerprint is what tells a genuine bundle from a forged
     /// one. Sealdesk shows the old and the new one and changes nothing until you type re-pin.
