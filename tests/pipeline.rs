@@ -653,13 +653,16 @@ fn from_the_browser_to_the_desk_and_back_to_purge() {
             s2,
             vec![
                 ("C__x.exe", sent[1].files[0].2.clone()),
-                ("holiday.jpg", disguised.clone()),
+                ("holiday.jpg.disguised", disguised.clone()),
                 ("tab_here.txt", b"tab".to_vec()),
                 ("line%0Abreak.txt", b"newline".to_vec()),
             ],
             vec![
                 ("C__x.exe", "its name ends in .exe: a Windows program"),
-                ("holiday.jpg", "its content is a Windows program (MZ/PE)"),
+                (
+                    "holiday.jpg.disguised",
+                    "its content is a Windows program (MZ/PE)",
+                ),
             ],
         ),
     ] {
@@ -773,9 +776,14 @@ fn from_the_browser_to_the_desk_and_back_to_purge() {
         assert_eq!(notes[1].0, *s2);
         // Opened with the staff key (unlocked by the age crate from the passphrase) and with the
         // colleague's: notes are sealed to the group.
-        assert_eq!(decrypt_to_string(&staff_key, &notes[0].1), note_1);
-        assert_eq!(decrypt_to_string(&staff_key, &notes[1].1), note_2);
-        assert_eq!(decrypt_to_string(colleague, &notes[0].1), note_1);
+        // A note is a short header (format line, author, time), a blank line, then the text.
+        let body = |plain: String| {
+            assert!(plain.starts_with("sealdesk-note 2\nauthor: "), "{plain}");
+            plain.split_once("\n\n").unwrap().1.to_owned()
+        };
+        assert_eq!(body(decrypt_to_string(&staff_key, &notes[0].1)), note_1);
+        assert_eq!(body(decrypt_to_string(&staff_key, &notes[1].1)), note_2);
+        assert_eq!(body(decrypt_to_string(colleague, &notes[0].1)), note_1);
     }
     // Nothing of the notes, messages, contacts or file names is in clear in the workspace.
     for clear in [

@@ -29,7 +29,7 @@ pub enum DeskError {
     Recipients(#[from] KeysError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
-    #[error("the bundle was refused. Nothing was imported and the workspace is unchanged. Ask for a fresh export; if it is refused again, tell the operator, since the file may have been tampered with")]
+    #[error("the bundle was refused: {}. Nothing was imported and the workspace is unchanged", likely_cause(.0))]
     Bundle(#[from] BundleError),
     #[error("the bundle was refused: {0}. Nothing was imported and the workspace is unchanged; tell the operator")]
     Conflict(String),
@@ -100,8 +100,41 @@ pub enum DeskError {
     NoDeskKey(String),
     #[error("the outbox could not be written")]
     Outbox(#[from] sealdrop_bundle::outbox::WriteError),
+    #[error("that is the fingerprint this workspace trusts already; nothing changed")]
+    SameServerKey,
+    #[error(
+        "the group's keys in that file are the ones this workspace uses already; nothing changed"
+    )]
+    SameRecipients,
+    #[error("not confirmed; nothing changed")]
+    NotConfirmed,
+    #[error("the editor `{0}` did not finish normally; nothing was saved (its file was wiped). Check $VISUAL or $EDITOR, or unset both to type the note here")]
+    EditorFailed(String),
+    #[error("an author name is one line of 1 to 64 characters")]
+    BadAuthor,
+    #[error("the passphrase and its repetition differed {tries} times; nothing was written. Run `sealdesk keygen` again when ready")]
+    PassphraseMismatch { tries: usize },
     #[error("the passphrase is shorter than {min} characters; choose a longer one (several words work well)")]
     ShortPassphrase { min: usize },
+}
+
+/// What a bundle refusal most likely means, and what to do. Only a signature that does not
+/// verify speaks of tampering; a wrong file, an interrupted copy or an old program do not.
+fn likely_cause(e: &BundleError) -> String {
+    use BundleError as B;
+    match e {
+        B::Open { .. } => "the file cannot be opened; check its name and that the USB stick is mounted".into(),
+        B::Read { .. } => "the file could not be read to its end (a failing USB stick?); copy it again".into(),
+        B::BadMagic => "this is not a Sealdrop export bundle; check that you chose the file that `sealdrop export` wrote, not another one".into(),
+        B::UnknownVersion { found } if *found > sealdrop_bundle::format::VERSION => format!(
+            "it was written by a newer Sealdrop (bundle format {found}) than this sealdesk reads; upgrade sealdesk to the server's release, then import it again"
+        ),
+        B::Truncated { .. } | B::ManifestLength { .. } | B::UnknownVersion { .. } => "the file is incomplete or damaged, most likely an interrupted copy; copy it again, wait until the copy is finished and eject the USB stick before pulling it out".into(),
+        B::BadSignature => "its signature does not match the server fingerprint this workspace trusts. Either the fingerprint pinned here is wrong (mistyped at `sealdesk init`, or the operator made a new server key) or the file was changed after the server signed it (tampering). Compare `sealdesk where` with the operator's `sealdrop fingerprint`, in person or by phone; if the operator confirms a new key, run `sealdesk repin`; if they match, do not import this file and tell the operator".into(),
+        B::ServerKeyMismatch { .. } => "it was signed by a server key other than the one this workspace trusts: a bundle from another server, or the operator made a new key. Compare `sealdesk where` with the operator's `sealdrop fingerprint`, in person or by phone; if the operator confirms a new key, run `sealdesk repin`".into(),
+        B::HashMismatch { .. } | B::TrailingData => "part of the file differs from what the server signed, most likely damaged while copying; copy it again, and if a fresh copy fails the same way, tell the operator".into(),
+        _ => "the server signed a bundle this sealdesk cannot read (a version mismatch or a server fault); tell the operator, with the reason below".into(),
+    }
 }
 
 impl DeskError {

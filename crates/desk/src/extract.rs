@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use indicatif::ProgressBar;
 use rustix::fs::{Mode, OFlags};
 use zeroize::Zeroizing;
 
@@ -34,6 +35,9 @@ pub struct ExtractedFile {
     pub declared_type: String,
     /// Why it may run code if opened.
     pub risk: Option<String>,
+    /// Set when its content is a program its name hid (it was written under a name that ends
+    /// in [`filenames::DISGUISED_SUFFIX`]): what the content is.
+    pub disguised: Option<&'static str>,
     /// Something wrong with the stored file (incomplete, unexpected padding).
     pub problem: Option<String>,
 }
@@ -48,11 +52,14 @@ pub struct Extracted {
 /// Bytes inspected to recognise programs by their content.
 const HEAD: usize = 16;
 
+/// Write submission `id`'s attachments into a new folder in `to`. `progress` is told the total
+/// and each decrypted chunk's bytes.
 pub fn extract(
     ws: &Workspace,
     keyring: &Keyring,
     id: &str,
     to: &Path,
+    progress: &ProgressBar,
 ) -> Result<Extracted, DeskError> {
     ws.refuse_inside(to)?;
     let case = cases::get(ws.conn(), id)?;
@@ -87,10 +94,20 @@ pub fn extract(
     )
     .map_err(|e| DeskError::io(format!("opening {}", folder.display()))(e.into()))?;
 
+    progress.set_length(envelope.attachments.iter().map(|a| a.length).sum());
     let mut names = NameSet::new();
     let mut files = Vec::new();
     for a in &envelope.attachments {
-        let base = filenames::normalise(&a.name);
+        // The first bytes decide the name: a program under a picture's name is renamed.
+        let mut plain = open_attachment(&blobs, keyring, &a.blob)?;
+        let mut first = Zeroizing::new([0u8; HEAD]);
+        let got = read_up_to(&mut plain, &mut first[..]).map_err(DeskError::io(format!(
+            "decrypting an attachment of {}",
+            &case.id[..8]
+        )))?;
+        let real = got.min(usize::try_from(a.length).unwrap_or(usize::MAX));
+        let disguised = filenames::disguised(&filenames::normalise(&a.name), &first[..real]);
+        let base = filenames::extracted_name(&filenames::normalise(&a.name), &first[..real]);
         let (written, mut file) = loop {
             let name = names.claim(&base);
             match rustix::fs::openat(
@@ -109,14 +126,15 @@ pub fn extract(
                 }
             }
         };
-        let mut plain = open_attachment(&blobs, keyring, &a.blob)?;
-        let copied = copy_unpadded(&mut plain, &mut file, a.length)
+        let mut rest = (&first[..got]).chain(plain);
+        let copied = copy_unpadded(&mut rest, &mut file, a.length, progress)
             .map_err(DeskError::io(format!("writing {written}")))?;
         file.sync_all()
             .map_err(DeskError::io(format!("writing {written}")))?;
         files.push(ExtractedFile {
             original: a.name.clone(),
             risk: filenames::risk(&written, &copied.head, &a.content_type),
+            disguised,
             written,
             size: copied.written,
             declared_type: a.content_type.clone(),
@@ -160,7 +178,41 @@ struct Copied {
 
 /// Write the first `length` plaintext bytes; check that the rest is the zero padding that
 /// Padmé adds.
-fn copy_unpadded(from: &mut impl Read, to: &mut impl Write, length: u64) -> io::Result<Copied> {
+/// Read until `buf` is full or the input ends; returns how many bytes were read.
+fn read_up_to(from: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match from.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// The first bytes of an attachment's content (at most 16, none of its padding), to tell what
+/// it is without writing it anywhere.
+pub fn attachment_head(
+    blobs: &Path,
+    keyring: &Keyring,
+    attachment: &sealdrop_core::envelope::AttachmentInfo,
+) -> Result<Zeroizing<Vec<u8>>, DeskError> {
+    let mut plain = open_attachment(blobs, keyring, &attachment.blob)?;
+    let mut first = Zeroizing::new(vec![0u8; HEAD]);
+    let got =
+        read_up_to(&mut plain, &mut first).map_err(DeskError::io("decrypting an attachment"))?;
+    first.truncate(got.min(usize::try_from(attachment.length).unwrap_or(usize::MAX)));
+    Ok(first)
+}
+
+fn copy_unpadded(
+    from: &mut impl Read,
+    to: &mut impl Write,
+    length: u64,
+    progress: &ProgressBar,
+) -> io::Result<Copied> {
     let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
     let mut head = Zeroizing::new(Vec::with_capacity(HEAD));
     let mut total = 0u64;
@@ -181,6 +233,7 @@ fn copy_unpadded(from: &mut impl Read, to: &mut impl Write, length: u64) -> io::
         }
         nonzero_padding |= chunk[keep..].iter().any(|&b| b != 0);
         total += n as u64;
+        progress.inc(keep as u64);
     }
     let written = total.min(length);
     let problem = if total < length {
@@ -208,7 +261,7 @@ mod tests {
         let mut data = b"hello".to_vec();
         data.resize(padded_len(5) as usize, 0);
         let mut out = Vec::new();
-        let c = copy_unpadded(&mut &data[..], &mut out, 5).unwrap();
+        let c = copy_unpadded(&mut &data[..], &mut out, 5, &ProgressBar::hidden()).unwrap();
         assert_eq!(out, b"hello");
         assert_eq!(c.head.as_slice(), b"hello");
         assert!(c.problem.is_none());
@@ -217,16 +270,22 @@ mod tests {
         let mut padded = big.clone();
         padded.resize(padded_len(100_000) as usize, 0);
         let mut out = Vec::new();
-        let c = copy_unpadded(&mut &padded[..], &mut out, 100_000).unwrap();
+        let c = copy_unpadded(&mut &padded[..], &mut out, 100_000, &ProgressBar::hidden()).unwrap();
         assert_eq!(out, big);
         assert!(c.problem.is_none());
 
         let mut out = Vec::new();
-        let c = copy_unpadded(&mut &b"hel"[..], &mut out, 5).unwrap();
+        let c = copy_unpadded(&mut &b"hel"[..], &mut out, 5, &ProgressBar::hidden()).unwrap();
         assert!(c.problem.unwrap().contains("incomplete"));
 
         let mut out = Vec::new();
-        let c = copy_unpadded(&mut &b"hello\x01\x00\x00"[..], &mut out, 5).unwrap();
+        let c = copy_unpadded(
+            &mut &b"hello\x01\x00\x00"[..],
+            &mut out,
+            5,
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
         assert_eq!(out, b"hello");
         assert!(c.problem.unwrap().contains("unexpected"));
     }

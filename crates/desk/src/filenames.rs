@@ -276,7 +276,61 @@ const RISKY_TYPES: &[&str] = &[
 /// Why a file looks like a program, a script or a macro document, judged by its name (the one
 /// written), its first bytes and its declared type. `None` when nothing suggests it.
 pub fn risk(name: &str, head: &[u8], declared_type: &str) -> Option<String> {
-    let magic = if head.starts_with(b"\x7fELF") {
+    if let Some(why) = program_magic(head) {
+        return Some(why.to_owned());
+    }
+    let (_, ext) = split_ext(name);
+    let ext = ext.trim_start_matches('.').to_lowercase();
+    if let Some((_, what)) = RISKY_EXTENSIONS.iter().find(|(e, _)| *e == ext) {
+        return Some(format!("its name ends in .{ext}: {what}"));
+    }
+    let declared = declared_type.trim().to_ascii_lowercase();
+    let declared = declared.split(';').next().unwrap_or("").trim();
+    if RISKY_TYPES.contains(&declared) {
+        return Some(format!("the sender's browser called it {declared}"));
+    }
+    None
+}
+
+/// What `extract` appends to the name of a disguised program, so that it no longer opens as
+/// the kind of file its name claims (letters only: it stays the extension when a long name
+/// is shortened).
+pub const DISGUISED_SUFFIX: &str = ".disguised";
+
+/// Endings that open in a text editor: a script named so shows as text, harmlessly.
+const TEXT_EXTENSIONS: &[&str] = &["txt", "text", "md", "log", "csv"];
+
+/// A program or script whose name hides it: its first bytes are a program's (the table in
+/// `program_magic`) but its name does not end in a program's extension (a `.jpg`, a `.pdf`, or
+/// none; for a `#!` script, nor a text ending). Returns what its content is.
+pub fn disguised(name: &str, head: &[u8]) -> Option<&'static str> {
+    let what = program_magic(head)?;
+    let (_, ext) = split_ext(name);
+    let ext = ext.trim_start_matches('.').to_lowercase();
+    if RISKY_EXTENSIONS.iter().any(|(e, _)| *e == ext)
+        || (head.starts_with(b"#!") && TEXT_EXTENSIONS.contains(&ext.as_str()))
+    {
+        return None;
+    }
+    Some(what)
+}
+
+/// The name `extract` writes for a source's file `name` (already normalised) with content
+/// starting `head`: the same, or with [`DISGUISED_SUFFIX`] for a disguised program.
+pub fn extracted_name(name: &str, head: &[u8]) -> String {
+    match disguised(name, head) {
+        Some(_) => normalise(&format!("{name}{DISGUISED_SUFFIX}")),
+        None => name.to_owned(),
+    }
+}
+
+/// What a file's first bytes say it is, when that is a program or script. The magic numbers:
+/// ELF (`7f 45 4c 46`, the ELF specification), MZ (`4d 5a`, the DOS/PE header Windows programs
+/// start with), Mach-O (`fe ed fa ce/cf` and byte-swapped) and Java class / fat binaries
+/// (`ca fe ba be`), `#!` (an interpreter line), and the Windows shortcut header (LNK,
+/// `4c 00 00 00 01 14 02 00`).
+fn program_magic(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"\x7fELF") {
         Some("its content is a Linux program (ELF)")
     } else if head.starts_with(b"MZ") {
         Some("its content is a Windows program (MZ/PE)")
@@ -297,26 +351,34 @@ pub fn risk(name: &str, head: &[u8], declared_type: &str) -> Option<String> {
         Some("its content is a Windows shortcut (LNK)")
     } else {
         None
-    };
-    if let Some(why) = magic {
-        return Some(why.to_owned());
     }
-    let (_, ext) = split_ext(name);
-    let ext = ext.trim_start_matches('.').to_lowercase();
-    if let Some((_, what)) = RISKY_EXTENSIONS.iter().find(|(e, _)| *e == ext) {
-        return Some(format!("its name ends in .{ext}: {what}"));
-    }
-    let declared = declared_type.trim().to_ascii_lowercase();
-    let declared = declared.split(';').next().unwrap_or("").trim();
-    if RISKY_TYPES.contains(&declared) {
-        return Some(format!("the sender's browser called it {declared}"));
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_under_a_picture_name_is_disguised_and_renamed() {
+        assert_eq!(
+            disguised("photo.jpg", b"MZ\x90\x00"),
+            Some("its content is a Windows program (MZ/PE)")
+        );
+        assert!(disguised("passport.pdf", b"\x7fELF\x02").is_some());
+        assert!(disguised("notes", b"#!/bin/sh\n").is_some());
+        // Named as what it is: flagged as a risk, but not disguised.
+        assert!(disguised("setup.exe", b"MZ").is_none());
+        assert!(disguised("run.sh", b"#!/bin/sh").is_none());
+        // A script named as text opens as text: flagged, not renamed.
+        assert!(disguised("notes.txt", b"#!/bin/sh").is_none());
+        assert!(disguised("notes.txt", b"MZ").is_some());
+        assert!(disguised("photo.jpg", b"\xff\xd8\xff\xe0").is_none());
+        assert_eq!(extracted_name("photo.jpg", b"MZ"), "photo.jpg.disguised");
+        assert_eq!(extracted_name("photo.jpg", b"\xff\xd8"), "photo.jpg");
+        let long = format!("{}.jpg", "я".repeat(150));
+        let renamed = extracted_name(&normalise(&long), b"MZ");
+        assert!(renamed.ends_with(".disguised") && renamed.len() <= MAX_NAME_BYTES);
+    }
 
     fn is_safe(name: &str) {
         assert!(!name.is_empty());

@@ -10,7 +10,9 @@
 pub mod ack;
 pub mod cases;
 pub mod conversation;
+pub mod correct;
 pub mod decrypt;
+pub mod editor;
 mod error;
 pub mod extract;
 pub mod filenames;

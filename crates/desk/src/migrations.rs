@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[Migration] = &[
         "0002_return_channel.sql",
         include_str!("../../../migrations/desk/0002_return_channel.sql"),
     ),
+    (
+        3,
+        "0003_corrections.sql",
+        include_str!("../../../migrations/desk/0003_corrections.sql"),
+    ),
 ];
 
 /// Apply every migration the workspace has not seen yet.

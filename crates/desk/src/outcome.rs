@@ -35,7 +35,7 @@ pub fn list_width(columns: Option<&str>) -> usize {
 
 pub fn initialised(workspace: &Path, done: &Initialised) -> String {
     format!(
-        "Created the workspace {}.\n\
+        "Created the workspace {} (`sealdesk where` shows it again).\n\
          Server fingerprint: {}\n\
          Your staff key:     {}\n\
          Notes are locked to {} group key(s).\n\
@@ -43,7 +43,9 @@ pub fn initialised(workspace: &Path, done: &Initialised) -> String {
          compare it with them in person or by phone; `sealdesk fingerprint` prints it again):\n\
          {}\n\
          Next: `sealdesk import BUNDLE-FILE` with the file the operator gives you.",
-        workspace.display(),
+        std::path::absolute(workspace)
+            .unwrap_or_else(|_| workspace.to_owned())
+            .display(),
         format_fingerprint(&done.server_key),
         done.identity.display(),
         done.group_keys,
@@ -191,6 +193,15 @@ pub fn extracted(id: &str, done: &Extracted) -> String {
                 "\n      WARNING: this may be a program or script ({why})."
             );
         }
+        if let Some(what) = f.disguised {
+            let _ = write!(
+                out,
+                "\n      WARNING: DISGUISED PROGRAM: its name looks harmless but {what}. It was saved \
+                 with `{}` added so that it does not open as what its name claims. Do not open or run it \
+                 on this computer.",
+                crate::filenames::DISGUISED_SUFFIX
+            );
+        }
     }
     if risky > 0 {
         let _ = write!(
@@ -299,6 +310,101 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
+/// `sealdesk shell`, once unlocked.
+pub fn shell_started(workspace: &Path) -> String {
+    format!(
+        "Unlocked for this session (workspace {}). Type commands without `sealdesk` \
+         (list, show ID, search TEXT, note ID, help...); `exit` or Ctrl-D ends the session and \
+         forgets the key. Leave it when you step away from the computer.",
+        workspace.display()
+    )
+}
+
+pub const SHELL_ENDED: &str = "Session ended; the key is locked again.";
+pub const SHELL_QUOTES: &str = "A quote is not closed; type the line again.";
+pub const NOT_IN_SHELL: &str =
+    "keygen, init and shell are not available inside `sealdesk shell`; exit first";
+
+pub const NOTE_IN_HISTORY: &str = "WARNING: the note's text was typed on the command line, so \
+     your shell keeps it in its history file (in bash: `history -d -1` right now removes it, and \
+     `history -c; history -w` clears it all). Next time leave the text out: Sealdesk opens your \
+     editor, or lets you type it.";
+
+pub fn note_editor(editor: &str) -> String {
+    format!("Opening the note in `{editor}`; save and quit the editor to add it (an empty note adds nothing).")
+}
+
+/// `sealdesk where`, with a workspace.
+pub fn where_is(
+    dir: &Path,
+    origin: crate::session::Origin,
+    identity: &Path,
+    settings: &crate::workspace::Settings,
+    author: &str,
+    history: &[crate::correct::Change],
+) -> String {
+    let mut text = format!(
+        "Workspace:          {} ({})\n\
+         Staff key:          {}\n\
+         Server fingerprint: {}\n\
+         Group keys:         {}\n\
+         Notes signed as:    {}",
+        dir.display(),
+        origin.explain(),
+        identity.display(),
+        format_fingerprint(&settings.server_key),
+        settings.recipients().map_or(0, |r| r.len()),
+        author,
+    );
+    if !history.is_empty() {
+        text.push_str("\nChanges since init:");
+        for c in history {
+            match c.setting.as_str() {
+                "server_key" => text.push_str(&format!(
+                    "\n  {}  server fingerprint re-pinned\n      from {}\n      to   {}",
+                    c.changed,
+                    crate::correct::shown_key(&c.old),
+                    crate::correct::shown_key(&c.new)
+                )),
+                "recipients" => text.push_str(&format!("\n  {}  group keys replaced", c.changed)),
+                other => text.push_str(&format!(
+                    "\n  {}  {other} set to {}",
+                    c.changed,
+                    crate::view::terminal_safe(&c.new, false).as_str()
+                )),
+            }
+        }
+    }
+    text
+}
+
+/// `sealdesk where`, where no workspace was made yet.
+pub fn where_none(dir: &Path, origin: crate::session::Origin) -> String {
+    format!(
+        "Workspace: {} ({}); none there yet. Make it with `sealdesk init`.",
+        dir.display(),
+        origin.explain()
+    )
+}
+
+pub fn repinned(r: &crate::correct::Repin) -> String {
+    format!(
+        "This workspace now trusts the server fingerprint\n{}\n(the change is recorded; `sealdesk where` lists it).",
+        format_fingerprint(&r.new)
+    )
+}
+
+pub fn recipients_replaced(keys: usize) -> String {
+    format!("New notes and reply copies are now locked to {keys} group key(s) (the change is recorded).")
+}
+
+pub fn author_set(name: &str) -> String {
+    format!(
+        "Your notes in this workspace are now signed {}.",
+        crate::view::terminal_safe(name, false).as_str()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +451,7 @@ mod tests {
             size: 1_500,
             declared_type: "image/jpeg".to_owned(),
             risk: risk.map(str::to_owned),
+            disguised: None,
             problem: None,
         }
     }

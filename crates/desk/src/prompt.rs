@@ -21,6 +21,8 @@ pub const NEW_PASSPHRASE: &str = "Choose a passphrase for the new staff key";
 pub const CONFIRM_PASSPHRASE: &str = "Type the same passphrase again";
 pub const FINGERPRINT: &str =
     "Type the server's fingerprint (the operator shows it with `sealdrop fingerprint`): ";
+pub const NEW_FINGERPRINT: &str =
+    "Type the server's NEW fingerprint (the operator shows it with `sealdrop fingerprint`): ";
 pub const REPLY: &str = "Type the reply to the source, then press Ctrl-D on a new line:";
 pub const NOTE: &str = "Type the note, then press Ctrl-D on a new line:";
 
@@ -40,22 +42,53 @@ pub fn staff_passphrase<E>(
     }
 }
 
-/// A new key's passphrase. One typed by hand must be long enough; SEALDESK_PASSPHRASE is taken
-/// as it is, since scripts and tests set it on purpose.
+/// How many times a passphrase is asked before the command gives up: a new one that does not
+/// match its repetition, or a staff key's that is wrong.
+pub const TRIES: usize = 3;
+
+/// A new key's passphrase, asked twice every time (never trusting a pinentry's own repeat
+/// field, which Debian 12's pinentry-curses does not show): a mismatch or a short one is asked
+/// again, up to [`TRIES`] rounds. `ask` shows its question and reads one secret; `tell` shows
+/// why a round failed. SEALDESK_PASSPHRASE is taken as it is, since scripts and tests set it
+/// on purpose.
 pub fn new_passphrase(
     from_env: Option<String>,
-    ask: impl FnOnce() -> std::io::Result<SecretString>,
+    mut ask: impl FnMut(&str) -> std::io::Result<SecretString>,
+    mut tell: impl FnMut(&str),
 ) -> Result<SecretString, DeskError> {
     if let Some(p) = from_env {
         return Ok(SecretString::from(p));
     }
-    let p = ask().map_err(DeskError::ReadPassphrase)?;
-    if p.expose_secret().chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(DeskError::ShortPassphrase {
-            min: MIN_PASSPHRASE_CHARS,
-        });
+    for round in 1..=TRIES {
+        let first = ask(NEW_PASSPHRASE).map_err(DeskError::ReadPassphrase)?;
+        if first.expose_secret().chars().count() < MIN_PASSPHRASE_CHARS {
+            if round == TRIES {
+                return Err(DeskError::ShortPassphrase {
+                    min: MIN_PASSPHRASE_CHARS,
+                });
+            }
+            tell(&format!(
+                "That passphrase is shorter than {MIN_PASSPHRASE_CHARS} characters; choose a longer one (several words work well)."
+            ));
+            continue;
+        }
+        let again = ask(CONFIRM_PASSPHRASE).map_err(DeskError::ReadPassphrase)?;
+        if first.expose_secret() == again.expose_secret() {
+            return Ok(first);
+        }
+        if round < TRIES {
+            tell("The two passphrases differ; nothing was written. Choose one again and type it twice.");
+        }
     }
-    Ok(p)
+    Err(DeskError::PassphraseMismatch { tries: TRIES })
+}
+
+/// The question that asks again after a wrong passphrase.
+pub fn unlock_again(path: &Path, attempt: usize) -> String {
+    format!(
+        "Wrong passphrase. Passphrase for your staff key {} (try {attempt} of {TRIES})",
+        path.display()
+    )
 }
 
 /// The note's text: the words given on the command line, or else all of `input` (at most one
@@ -107,25 +140,74 @@ mod tests {
     #[test]
     fn a_typed_new_passphrase_has_at_least_twelve_characters() {
         // Characters, not bytes: eleven Cyrillic letters are 22 bytes and still too short.
-        let err = new_passphrase(None, || secret("пароль-лето")).unwrap_err();
+        let err = new_passphrase(None, |_| secret("пароль-лето"), |_| {}).unwrap_err();
         assert!(
             matches!(err, DeskError::ShortPassphrase { min: 12 }),
             "{err}"
         );
-        let ok = new_passphrase(None, || secret("пароль-лето1")).unwrap();
+        let ok = new_passphrase(None, |_| secret("пароль-лето1"), |_| {}).unwrap();
         assert_eq!(ok.expose_secret(), "пароль-лето1");
         // A script's passphrase is taken as given.
-        let env = new_passphrase(Some("short".into()), || panic!("asked")).unwrap();
+        let env = new_passphrase(Some("short".into()), |_| panic!("asked"), |_| {}).unwrap();
         assert_eq!(env.expose_secret(), "short");
     }
 
     #[test]
     fn a_passphrase_that_cannot_be_read_keeps_its_cause() {
-        let err = new_passphrase(None, || Err(std::io::Error::other("no terminal"))).unwrap_err();
+        let err = new_passphrase(None, |_| Err(std::io::Error::other("no terminal")), |_| {})
+            .unwrap_err();
         assert!(matches!(err, DeskError::ReadPassphrase(_)), "{err}");
         let cause = std::error::Error::source(&err).expect("a cause");
         assert_eq!(cause.to_string(), "no terminal");
         assert!(!err.to_string().contains("no terminal"), "said once: {err}");
+    }
+
+    #[test]
+    fn a_new_passphrase_is_asked_twice_and_again_on_a_mismatch() {
+        let answers = [
+            "correct horse battery",
+            "correct horse batterx",
+            "second try here",
+            "second try here",
+        ];
+        let mut asked = Vec::new();
+        let mut told = 0;
+        let p = new_passphrase(
+            None,
+            |q| {
+                asked.push(q.to_owned());
+                secret(answers[asked.len() - 1])
+            },
+            |_| told += 1,
+        )
+        .unwrap();
+        assert_eq!(p.expose_secret(), "second try here");
+        assert_eq!(
+            asked,
+            [
+                NEW_PASSPHRASE,
+                CONFIRM_PASSPHRASE,
+                NEW_PASSPHRASE,
+                CONFIRM_PASSPHRASE
+            ]
+        );
+        assert_eq!(told, 1);
+        let err = new_passphrase(
+            None,
+            |q| {
+                secret(if q == NEW_PASSPHRASE {
+                    "aaaaaaaaaaaaaa"
+                } else {
+                    "bbbbbbbbbbbbbb"
+                })
+            },
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DeskError::PassphraseMismatch { tries: 3 }),
+            "{err}"
+        );
     }
 
     #[test]

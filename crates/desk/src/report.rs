@@ -13,8 +13,10 @@ use zeroize::Zeroizing;
 
 use super::cases::{self, Case, Filter};
 use super::decrypt::{map_parallel, open_envelope};
+use super::extract::attachment_head;
+use super::filenames;
 use super::identity::Keyring;
-use super::triage::open_note;
+use super::triage::open_note_text;
 use super::view::render;
 use super::workspace::Workspace;
 use super::DeskError;
@@ -57,6 +59,35 @@ struct RowOut<'a> {
     tags: &'a [String],
     notes: Vec<NoteOut<'a>>,
     message: &'a str,
+    /// The source's contact field ("" when none was given).
+    contact: &'a str,
+    attachments: &'a [AttachmentOut],
+}
+
+/// One attachment as a report lists it: the sender's name for it, its size, and what Sealdesk
+/// noticed (a program or script, a disguised program, damage).
+#[derive(Serialize)]
+struct AttachmentOut {
+    // A plain String: serde cannot serialise Zeroizing, and the wiping allocator clears it
+    // when freed.
+    name: String,
+    size: u64,
+    declared_type: String,
+    flags: Vec<String>,
+}
+
+impl AttachmentOut {
+    fn line(&self) -> String {
+        let mut line = format!(
+            "{} ({} bytes, {})",
+            self.name, self.size, self.declared_type
+        );
+        for f in &self.flags {
+            line.push_str("; ");
+            line.push_str(f);
+        }
+        line
+    }
 }
 
 /// One case, decrypted.
@@ -64,6 +95,29 @@ struct Row {
     case: Case,
     notes: Vec<(String, Zeroizing<String>)>,
     message: Zeroizing<String>,
+    contact: Zeroizing<String>,
+    attachments: Vec<AttachmentOut>,
+}
+
+/// What Sealdesk notices about an attachment, from its name, type and first bytes.
+fn attachment_flags(
+    blobs: &Path,
+    keyring: &Keyring,
+    a: &sealdrop_core::envelope::AttachmentInfo,
+) -> Vec<String> {
+    let written = filenames::normalise(&a.name);
+    match attachment_head(blobs, keyring, a) {
+        Err(e) => vec![format!("content not checked: {}", e.with_causes())],
+        Ok(head) => {
+            if let Some(what) = filenames::disguised(&written, &head) {
+                vec![format!("DISGUISED PROGRAM: {what}")]
+            } else if let Some(why) = filenames::risk(&written, &head, &a.content_type) {
+                vec![format!("may be a program or script: {why}")]
+            } else {
+                Vec::new()
+            }
+        }
+    }
 }
 
 /// The report, and the cases left out because they could not be opened.
@@ -95,28 +149,40 @@ pub fn report(
     let opened = map_parallel(&list, keyring.threads(), |case| {
         let envelope = open_envelope(&blobs, keyring, case).map_err(|e| e.with_causes())?;
         let message = Zeroizing::new(envelope.fields.get("message").cloned().unwrap_or_default());
+        let contact = Zeroizing::new(envelope.fields.get("contact").cloned().unwrap_or_default());
+        let attachments: Vec<AttachmentOut> = envelope
+            .attachments
+            .iter()
+            .map(|a| AttachmentOut {
+                name: a.name.clone(),
+                size: a.length,
+                declared_type: a.content_type.clone(),
+                flags: attachment_flags(&blobs, keyring, a),
+            })
+            .collect();
         let case_notes = notes
             .get(&case.id)
             .map(|ns| {
                 ns.iter()
-                    .map(|(day, c)| {
-                        let text = open_note(keyring, c)
-                            .unwrap_or_else(|why| Zeroizing::new(format!("({why})")));
-                        (day.clone(), text)
+                    .map(|(day, c)| match open_note_text(keyring, c) {
+                        Ok(note) => (note.signed(day), note.body),
+                        Err(why) => (day.clone(), Zeroizing::new(format!("({why})"))),
                     })
                     .collect()
             })
             .unwrap_or_default();
-        Ok::<_, String>((message, case_notes))
+        Ok::<_, String>((message, contact, attachments, case_notes))
     });
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for (case, result) in list.into_iter().zip(opened) {
         match result {
-            Ok((message, notes)) => rows.push(Row {
+            Ok((message, contact, attachments, notes)) => rows.push(Row {
                 case,
                 notes,
                 message,
+                contact,
+                attachments,
             }),
             Err(why) => failed.push((case.id, why)),
         }
@@ -170,9 +236,16 @@ fn notes_text(notes: &[(String, Zeroizing<String>)]) -> Zeroizing<String> {
 fn csv(rows: &[Row]) -> Zeroizing<String> {
     let notes: Vec<Zeroizing<String>> = rows.iter().map(|r| notes_text(&r.notes)).collect();
     render(|out| {
-        out.write_str("id,day,status,tags,notes,message\r\n")?;
+        out.write_str("id,day,status,tags,notes,message,contact,attachments\r\n")?;
         for (row, notes) in rows.iter().zip(&notes) {
             let tags = row.case.tags.join(" ");
+            let attachments = Zeroizing::new(
+                row.attachments
+                    .iter()
+                    .map(AttachmentOut::line)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
             let cells = [
                 row.case.id.as_str(),
                 row.case.arrived.as_str(),
@@ -180,6 +253,8 @@ fn csv(rows: &[Row]) -> Zeroizing<String> {
                 tags.as_str(),
                 notes.as_str(),
                 row.message.as_str(),
+                row.contact.as_str(),
+                attachments.as_str(),
             ];
             for (i, cell) in cells.iter().enumerate() {
                 if i > 0 {
@@ -207,6 +282,8 @@ fn json(rows: &[Row]) -> Zeroizing<String> {
                 .map(|(day, text)| NoteOut { day, text })
                 .collect(),
             message: &row.message,
+            contact: &row.contact,
+            attachments: &row.attachments,
         })
         .collect();
     let mut bytes = sealdrop_core::wiped::json(&out, sealdrop_core::wiped::JsonStyle::Pretty);
@@ -244,6 +321,21 @@ fn markdown(rows: &[Row]) -> Zeroizing<String> {
             }
             writeln!(out, "\n### Message\n")?;
             fenced(out, &row.message)?;
+            if !row.contact.trim().is_empty() {
+                writeln!(out, "\n### Contact\n")?;
+                fenced(out, &row.contact)?;
+            }
+            writeln!(out, "\n### Attachments ({})\n", row.attachments.len())?;
+            if !row.attachments.is_empty() {
+                let lines = Zeroizing::new(
+                    row.attachments
+                        .iter()
+                        .map(AttachmentOut::line)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+                fenced(out, &lines)?;
+            }
             if !row.notes.is_empty() {
                 writeln!(out, "\n### Notes\n")?;
                 for (day, text) in &row.notes {

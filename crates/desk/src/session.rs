@@ -4,17 +4,21 @@
 //! point elsewhere without changing the shell.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
 
-use super::identity::{self, Keyring};
+use super::identity::{self, IdentityError, Keyring};
 use super::prompt;
-use super::workspace::Workspace;
+use super::workspace::{Workspace, DB_FILE};
 use super::DeskError;
 
-/// The workspace folder, when neither --workspace nor SEALDESK_WORKSPACE names one.
-pub const DEFAULT_WORKSPACE: &str = "sealdesk-workspace";
+/// The folder name under the XDG data directory ($XDG_DATA_HOME, or ~/.local/share).
+pub const DATA_DIR_NAME: &str = "sealdesk";
+/// Where workspaces were made before they had a fixed place: relative to the current folder.
+/// Still used when it holds a workspace and the fixed place does not, so that a desk set up
+/// that way keeps working (and is told how to move).
+pub const LEGACY_WORKSPACE: &str = "sealdesk-workspace";
 pub const WORKSPACE_ENV: &str = "SEALDESK_WORKSPACE";
 pub const IDENTITY_ENV: &str = "SEALDESK_IDENTITY";
 
@@ -22,6 +26,8 @@ pub const IDENTITY_ENV: &str = "SEALDESK_IDENTITY";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub workspace: PathBuf,
+    /// Why this workspace folder.
+    pub origin: Origin,
     /// The staff key given for this command; `None` means the one `init` recorded.
     pub identity: Option<PathBuf>,
 }
@@ -33,11 +39,23 @@ impl Session {
         identity: Option<PathBuf>,
         env: impl Fn(&str) -> Option<OsString>,
     ) -> Session {
+        let identity = identity.or_else(|| env(IDENTITY_ENV).map(PathBuf::from));
+        let (workspace, origin) = match (workspace, env(WORKSPACE_ENV)) {
+            (Some(dir), _) => (dir, Origin::Flag),
+            (None, Some(dir)) if !dir.is_empty() => (PathBuf::from(dir), Origin::Environment),
+            _ => match default_workspace(&env) {
+                Some(dir) if dir.join(DB_FILE).is_file() => (dir, Origin::Default),
+                _ if Path::new(LEGACY_WORKSPACE).join(DB_FILE).is_file() => {
+                    (PathBuf::from(LEGACY_WORKSPACE), Origin::Legacy)
+                }
+                Some(dir) => (dir, Origin::Default),
+                None => (PathBuf::from(LEGACY_WORKSPACE), Origin::Legacy),
+            },
+        };
         Session {
-            workspace: workspace
-                .or_else(|| env(WORKSPACE_ENV).map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_WORKSPACE)),
-            identity: identity.or_else(|| env(IDENTITY_ENV).map(PathBuf::from)),
+            workspace,
+            origin,
+            identity,
         }
     }
 
@@ -53,19 +71,79 @@ impl Session {
         }
     }
 
-    /// The staff key, unlocked. `ask` gets the prompt to show and is called at most once, and
-    /// only if the key has a passphrase that SEALDESK_PASSPHRASE does not give.
+    /// The staff key, unlocked (see [`unlock`]).
     pub fn keyring(
         &self,
         ws: &Workspace,
         passphrase_env: Option<String>,
-        ask: impl FnOnce(&str) -> std::io::Result<SecretString>,
+        ask: impl FnMut(&str) -> std::io::Result<SecretString>,
     ) -> Result<Keyring, DeskError> {
-        let path = self.identity_path(ws)?;
-        let shown = prompt::unlock(&path);
-        Ok(identity::load(&path, || {
-            prompt::staff_passphrase(passphrase_env, || ask(&shown)).map_err(|e| e.to_string())
-        })?)
+        unlock(&self.identity_path(ws)?, passphrase_env, ask)
+    }
+}
+
+/// Why a command uses the workspace it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// --workspace DIR.
+    Flag,
+    /// SEALDESK_WORKSPACE.
+    Environment,
+    /// The fixed place, [`default_workspace`].
+    Default,
+    /// ./sealdesk-workspace, as before workspaces had a fixed place.
+    Legacy,
+}
+
+impl Origin {
+    pub fn explain(self) -> &'static str {
+        match self {
+            Origin::Flag => "given with --workspace",
+            Origin::Environment => "given by the SEALDESK_WORKSPACE setting",
+            Origin::Default => "the default place",
+            Origin::Legacy => "the folder sealdesk-workspace in the current folder, where older Sealdesk versions made workspaces",
+        }
+    }
+}
+
+/// The fixed default workspace: `$XDG_DATA_HOME/sealdesk` when that is an absolute path (as
+/// the XDG base directory specification says), else `$HOME/.local/share/sealdesk`; `None`
+/// when neither is set.
+pub fn default_workspace(env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let data = env("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            env("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|home| home.join(".local").join("share"))
+        })?;
+    Some(data.join(DATA_DIR_NAME))
+}
+
+/// The staff key at `path`, unlocked. `ask` gets the question to show; it is called only if
+/// the key has a passphrase that SEALDESK_PASSPHRASE does not give, and again after a wrong
+/// one, up to [`prompt::TRIES`] times (a passphrase from the environment is tried once).
+pub fn unlock(
+    path: &Path,
+    passphrase_env: Option<String>,
+    mut ask: impl FnMut(&str) -> std::io::Result<SecretString>,
+) -> Result<Keyring, DeskError> {
+    if let Some(p) = passphrase_env {
+        return Ok(identity::load(path, || Ok(SecretString::from(p)))?);
+    }
+    let mut attempt = 1;
+    loop {
+        let question = if attempt == 1 {
+            prompt::unlock(path)
+        } else {
+            prompt::unlock_again(path, attempt)
+        };
+        match identity::load(path, || ask(&question).map_err(|e| e.to_string())) {
+            Err(IdentityError::WrongPassphrase { .. }) if attempt < prompt::TRIES => attempt += 1,
+            other => return Ok(other?),
+        }
     }
 }
 
@@ -84,9 +162,29 @@ mod tests {
 
     #[test]
     fn a_flag_beats_the_environment_which_beats_the_default() {
-        let none = Session::new(None, None, env(&[]));
-        assert_eq!(none.workspace, PathBuf::from("sealdesk-workspace"));
+        let none = Session::new(None, None, env(&[("HOME", "/home/staff")]));
+        assert_eq!(
+            none.workspace,
+            PathBuf::from("/home/staff/.local/share/sealdesk")
+        );
+        assert_eq!(none.origin, Origin::Default);
         assert_eq!(none.identity, None);
+        let xdg = Session::new(
+            None,
+            None,
+            env(&[("HOME", "/home/staff"), ("XDG_DATA_HOME", "/data")]),
+        );
+        assert_eq!(xdg.workspace, PathBuf::from("/data/sealdesk"));
+        // A relative XDG_DATA_HOME is ignored, as the specification says.
+        let relative = Session::new(
+            None,
+            None,
+            env(&[("HOME", "/home/staff"), ("XDG_DATA_HOME", "data")]),
+        );
+        assert_eq!(
+            relative.workspace,
+            PathBuf::from("/home/staff/.local/share/sealdesk")
+        );
 
         let set = &[
             ("SEALDESK_WORKSPACE", "/ws-env"),
@@ -94,6 +192,7 @@ mod tests {
         ];
         let from_env = Session::new(None, None, env(set));
         assert_eq!(from_env.workspace, PathBuf::from("/ws-env"));
+        assert_eq!(from_env.origin, Origin::Environment);
         assert_eq!(from_env.identity, Some(PathBuf::from("/key-env")));
 
         let flags = Session::new(Some("/ws".into()), Some("/key".into()), env(set));

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::conversation::lock_to_group;
 use super::identity::Keyring;
-use super::workspace::today;
+use super::workspace::{now_minute, today};
 use super::DeskError;
 use sealdrop_core::keys::Recipients;
 
@@ -173,11 +173,18 @@ pub fn mark_read(conn: &Connection, id: &str) -> Result<(), DeskError> {
 /// Longest note, in bytes.
 pub const MAX_NOTE_BYTES: usize = 1 << 20;
 
-/// Encrypt `text` to the group's recipients and keep it with the case.
+/// The first line of a note's plaintext since notes carry their author and time; older notes
+/// are the text alone.
+const NOTE_HEADER: &str = "sealdesk-note 2\n";
+
+/// Encrypt `text`, signed off with `author` and the time, to the group's recipients and keep it
+/// with the case. Author and time are inside the ciphertext: the workspace file alone does not
+/// tell who worked on which case.
 pub fn add_note(
     conn: &Connection,
     id: &str,
     text: &str,
+    author: &str,
     recipients: &Recipients,
     keyring: &Keyring,
 ) -> Result<(), DeskError> {
@@ -188,8 +195,13 @@ pub fn add_note(
     if text.len() > MAX_NOTE_BYTES {
         return Err(DeskError::Encrypt("the note is longer than 1 MiB".into()));
     }
+    let author: String = author.chars().filter(|c| !c.is_control()).collect();
+    let mut plain = Zeroizing::new(String::with_capacity(text.len() + author.len() + 64));
+    plain.push_str(NOTE_HEADER);
+    plain.push_str(&format!("author: {author}\nwritten: {}\n\n", now_minute()));
+    plain.push_str(text);
     // Refused if the author's own key could not open it again.
-    let ciphertext = lock_to_group(text.as_bytes(), recipients, keyring, "the note")?;
+    let ciphertext = lock_to_group(plain.as_bytes(), recipients, keyring, "the note")?;
     conn.execute(
         "INSERT INTO notes (submission_id, written, ciphertext) VALUES (?1, ?2, ?3)",
         (id, today().to_string(), ciphertext),
@@ -199,8 +211,29 @@ pub fn add_note(
 
 /// A note, decrypted (or why it could not be).
 pub struct Note {
+    /// The day it was written (as the index records it).
     pub written: String,
-    pub text: Result<Zeroizing<String>, String>,
+    pub text: Result<NoteText, String>,
+}
+
+/// A note's content: who wrote it and when (notes written before Sealdesk recorded them have
+/// neither), and its text.
+pub struct NoteText {
+    pub author: Option<String>,
+    pub at: Option<String>,
+    pub body: Zeroizing<String>,
+}
+
+impl NoteText {
+    /// "by NAME, TIME" (or what of it is known), for a note's heading.
+    pub fn signed(&self, day: &str) -> String {
+        match (&self.author, &self.at) {
+            (Some(a), Some(t)) => format!("{t}, {a}"),
+            (Some(a), None) => format!("{day}, {a}"),
+            (None, Some(t)) => t.clone(),
+            (None, None) => day.to_owned(),
+        }
+    }
 }
 
 /// The case's notes, oldest first, decrypted in memory.
@@ -215,14 +248,41 @@ pub fn notes(conn: &Connection, id: &str, keyring: &Keyring) -> Result<Vec<Note>
         let (written, ciphertext) = row?;
         out.push(Note {
             written,
-            text: open_note(keyring, &ciphertext),
+            text: open_note_text(keyring, &ciphertext),
         });
     }
     Ok(out)
 }
 
-/// Decrypt one note in memory.
+/// Decrypt one note in memory: its text only.
 pub fn open_note(keyring: &Keyring, ciphertext: &[u8]) -> Result<Zeroizing<String>, String> {
+    open_note_text(keyring, ciphertext).map(|n| n.body)
+}
+
+/// Decrypt one note in memory, with its author and time.
+pub fn open_note_text(keyring: &Keyring, ciphertext: &[u8]) -> Result<NoteText, String> {
+    let plain = open_note_plain(keyring, ciphertext)?;
+    let Some(rest) = plain.strip_prefix(NOTE_HEADER) else {
+        return Ok(NoteText {
+            author: None,
+            at: None,
+            body: plain,
+        });
+    };
+    let (head, body) = rest.split_once("\n\n").unwrap_or((rest, ""));
+    let field = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    Ok(NoteText {
+        author: field("author: "),
+        at: field("written: "),
+        body: Zeroizing::new(body.to_owned()),
+    })
+}
+
+fn open_note_plain(keyring: &Keyring, ciphertext: &[u8]) -> Result<Zeroizing<String>, String> {
     let mut reader = keyring.decrypt(ciphertext).map_err(|e| {
         format!("your key cannot open this note ({e}); it was written for other recipients")
     })?;

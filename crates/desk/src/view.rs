@@ -176,7 +176,14 @@ pub fn list_table(lines: &[ListLine<'_>], width: usize) -> Zeroizing<String> {
 }
 
 /// The `show` page for one case.
-pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<String> {
+/// `heads` holds each attachment's first bytes (in the envelope's order), or why they could not
+/// be read; a program whose name hides it is flagged from them.
+pub fn show_page(
+    case: &Case,
+    envelope: &Envelope,
+    heads: &[Result<Zeroizing<Vec<u8>>, String>],
+    notes: &[Note],
+) -> Zeroizing<String> {
     render(|out| {
         writeln!(out, "Submission  {}", case.id)?;
         writeln!(
@@ -223,7 +230,26 @@ pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<
                 human_size(a.length)
             )?;
             let written = filenames::normalise(&a.name);
-            if let Some(why) = filenames::risk(&written, b"", &a.content_type) {
+            let head: &[u8] = match heads.get(i) {
+                Some(Ok(head)) => head,
+                Some(Err(why)) => {
+                    writeln!(
+                        out,
+                        "     (its content could not be checked: {})",
+                        Safe::line(why)
+                    )?;
+                    b""
+                }
+                None => b"",
+            };
+            if let Some(what) = filenames::disguised(&written, head) {
+                writeln!(
+                    out,
+                    "     WARNING: DISGUISED PROGRAM: its name looks harmless but {what}; \
+                     `extract` saves it as {}",
+                    Safe::line(&filenames::extracted_name(&written, head))
+                )?;
+            } else if let Some(why) = filenames::risk(&written, head, &a.content_type) {
                 writeln!(out, "     WARNING: may be a program or script: {why}")?;
             }
         }
@@ -239,20 +265,16 @@ pub fn show_page(case: &Case, envelope: &Envelope, notes: &[Note]) -> Zeroizing<
         if notes.is_empty() {
             writeln!(
                 out,
-                "(none; add one with: sealdesk note {} TEXT)",
+                "(none; add one with: sealdesk note {})",
                 short(&case.id)
             )?;
         }
         for note in notes {
             match &note.text {
                 Ok(text) => {
-                    for (i, line) in text.lines().enumerate() {
-                        if i == 0 {
-                            write!(out, "{}  ", note.written)?;
-                        } else {
-                            write!(out, "{:12}", "")?;
-                        }
-                        writeln!(out, "{}", Safe::line(line))?;
+                    writeln!(out, "-- {}", Safe::line(&text.signed(&note.written)))?;
+                    for line in text.body.lines() {
+                        writeln!(out, "   {}", Safe::line(line))?;
                     }
                 }
                 Err(why) => writeln!(out, "{}  ({why})", note.written)?,

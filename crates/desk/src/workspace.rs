@@ -80,6 +80,11 @@ impl Workspace {
                 });
             }
         }
+        // The default place (~/.local/share/sealdesk) may be the first thing made in ~/.local.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent)
+                .map_err(DeskError::io(format!("creating {}", parent.display())))?;
+        }
         create_private_dir(dir).map_err(DeskError::io(format!("creating {}", dir.display())))?;
         // An existing empty folder keeps whatever mode it had: make it private too.
         {
@@ -172,6 +177,32 @@ impl Workspace {
         })
     }
 
+    /// Change one setting and record the change (time, old, new) in the same transaction.
+    pub fn change_setting(&mut self, key: &str, old: &str, new: &str) -> Result<(), DeskError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, new),
+        )?;
+        tx.execute(
+            "INSERT INTO setting_changes (changed, setting, old, new) VALUES (?1, ?2, ?3, ?4)",
+            (now_minute(), key, old, new),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One optional setting (`author`), if set.
+    pub fn optional_setting(&self, key: &str) -> Result<Option<String>, DeskError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
     /// The full id of the one submission whose id starts with `prefix`.
     pub fn resolve(&self, prefix: &str) -> Result<String, DeskError> {
         let p = prefix.trim().to_ascii_lowercase();
@@ -223,6 +254,17 @@ impl Workspace {
 pub fn blob_path(blobs: &Path, id: &str) -> PathBuf {
     assert!(is_id(id), "blob ids are checked before use");
     blobs.join(format!("{id}.age"))
+}
+
+/// Now, as staff actions (notes, corrections) are stamped: UTC, to the minute,
+/// `YYYY-MM-DD HH:MM UTC`. Sources' arrivals keep only the day (`today`).
+pub fn now_minute() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let day = Date::from_days(secs.div_euclid(86_400));
+    let in_day = secs.rem_euclid(86_400);
+    format!("{day} {:02}:{:02} UTC", in_day / 3600, in_day % 3600 / 60)
 }
 
 /// Today as the workspace records days (UTC, nothing finer).

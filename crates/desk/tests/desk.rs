@@ -323,7 +323,9 @@ fn end_to_end_init_import_triage_report_ack() {
         .unwrap()
         .read_to_string(&mut plain)
         .unwrap();
-    assert_eq!(plain, note);
+    // Standard age opens it: a short header (who, when), a blank line, the text.
+    assert!(plain.starts_with("sealdesk-note 2\nauthor: "), "{plain}");
+    assert!(plain.ends_with(&format!(" UTC\n\n{note}")), "{plain}");
     drop(conn);
     let db = std::fs::read(staff.ws.join("sealdesk.sqlite")).unwrap();
     for secret in [note, "задержан", "ҳақиқат", "Witness", "фото.jpg"] {
@@ -363,7 +365,16 @@ fn end_to_end_init_import_triage_report_ack() {
     let table = parse_csv(&csv);
     assert_eq!(
         table[0],
-        ["id", "day", "status", "tags", "notes", "message"]
+        [
+            "id",
+            "day",
+            "status",
+            "tags",
+            "notes",
+            "message",
+            "contact",
+            "attachments"
+        ]
     );
     assert_eq!(table.len(), 2);
     assert_eq!(table[1][0], s2.id);
@@ -501,7 +512,8 @@ fn hostile_filenames_are_extracted_safely_inside_the_folder() {
         ("café (2).txt", b"nfd"),
         ("hidden", b"dot"),
         ("_CON.txt", b"device"),
-        ("holiday.jpg", b"MZ\x90\x00\x03 not a photo"),
+        // A program under a picture's name gets a name that does not open as a picture.
+        ("holiday.jpg.disguised", b"MZ\x90\x00\x03 not a photo"),
         ("empty.txt", b""),
     ];
     for (name, bytes) in expect {

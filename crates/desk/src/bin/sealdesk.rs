@@ -4,6 +4,7 @@
 //! printing) and calls the `sealdesk` library, where every decision is made. Help texts are for
 //! staff, not engineers.
 
+use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::io::{BufRead, IsTerminal, Write};
 use std::marker::PhantomData;
@@ -14,16 +15,18 @@ use anyhow::{Context, Result};
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use zeroize::Zeroizing;
 
 use sealdesk::cases::{self, Filter};
 use sealdesk::identity::{self, Keyring};
 use sealdesk::report::Format;
-use sealdesk::session::Session;
+use sealdesk::session::{self, Session};
 use sealdesk::triage::{self, Status};
 use sealdesk::view;
 use sealdesk::workspace::Workspace;
 use sealdesk::{
-    ack, conversation, decrypt, extract, import, outbox, outcome, prompt, report, search, setup,
+    ack, conversation, correct, decrypt, editor, extract, import, outbox, outcome, prompt, report,
+    search, setup, DeskError,
 };
 use sealdrop_core::day::Date;
 
@@ -31,11 +34,17 @@ use sealdrop_core::day::Date;
 ///
 /// Start with `sealdesk keygen` (once per staff member), then `sealdesk init` (once per
 /// computer). Each day: `import` the file the operator gives you, `list`, `show`, and sort
-/// reports with `status`, `tag` and `note`. Type `sealdesk help COMMAND` for more on a command.
+/// reports with `status`, `tag` and `note`; `sealdesk shell` asks for your passphrase once for
+/// a whole working session. Type `sealdesk help COMMAND` for more on a command.
+///
+/// The workspace lives in ~/.local/share/sealdesk (or $XDG_DATA_HOME/sealdesk);
+/// `sealdesk where` says which one a command uses.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// The workspace folder (default: ./sealdesk-workspace, or the SEALDESK_WORKSPACE setting).
+    /// The workspace folder (default: ~/.local/share/sealdesk, or $XDG_DATA_HOME/sealdesk; the
+    /// SEALDESK_WORKSPACE setting overrides it). A ./sealdesk-workspace made by older versions is
+    /// still used if the default place holds none.
     #[arg(long, short = 'w', global = true, value_name = "DIR")]
     workspace: Option<PathBuf>,
     /// Your staff key file. `init` records it; other commands use the recorded one unless you
@@ -50,8 +59,10 @@ struct Cli {
 enum Command {
     /// Make a new staff key. Prints the public line to add to the server's keys/recipients.txt.
     ///
-    /// The key file is protected with a passphrase you choose (asked twice). Keep the file and
-    /// the passphrase safe: without both, nobody can read reports sealed to this key.
+    /// The key file is protected with a passphrase you choose, of at least 12 characters. It is
+    /// asked twice, always (in a terminal or a pinentry window); if the two differ you are asked
+    /// again, up to 3 times. Keep the file and the passphrase safe: without both, nobody can read
+    /// reports sealed to this key.
     Keygen {
         /// Where to write the new key file.
         #[arg(long, short, default_value = "staff-identity.age")]
@@ -128,21 +139,30 @@ enum Command {
         #[arg(value_parser = Listed::<Status>::new())]
         status: Status,
     },
-    /// Add a note to a report. Notes are locked to the group's keys.
+    /// Add a note to a report. Notes are locked to the group's keys and carry your name (see
+    /// `sealdesk author`) and the time.
     ///
-    /// Text typed on the command line is kept in your shell's history. To avoid that, leave the
-    /// text out: Sealdesk then asks for it (finish with Ctrl-D on a new line).
+    /// Without TEXT, the note opens in your editor ($VISUAL or $EDITOR, on a private file that is
+    /// wiped afterwards) or, with no editor set, is typed here (finish with Ctrl-D on a new line);
+    /// it can also be piped in. TEXT on the command line works but stays in your shell's history,
+    /// so Sealdesk warns (not in `sealdesk shell`, which keeps no history).
     Note {
         /// The report's ID (the first 4 or more characters are enough).
         id: String,
-        /// The note (leave out to type it without it entering the shell history).
+        /// The note (better left out: the shell keeps it in its history).
         text: Vec<String>,
     },
     /// Find reports containing some text (any letter case; Cyrillic and Tajik letters too).
+    ///
+    /// Russian words also find their other forms: МОСКВА finds "в Москве". With --exact, only
+    /// the letters as typed are found (still in any letter case).
     Search {
         /// The text to find.
         #[arg(required = true)]
         text: Vec<String>,
+        /// Find the text only as typed, not other forms of its words.
+        #[arg(long)]
+        exact: bool,
         #[command(flatten)]
         filter: FilterArgs,
     },
@@ -186,6 +206,39 @@ enum Command {
     },
     /// Print this desk's outbox key fingerprint, for the operator to pin on the server.
     Fingerprint,
+    /// Say where the workspace is, which staff key and server fingerprint it uses, and every
+    /// change made to them.
+    Where,
+    /// Work in one session: asks for the passphrase once, then runs commands (list, show,
+    /// search, note, ...) typed at the `sealdesk>` prompt until `exit` or Ctrl-D.
+    ///
+    /// The unlocked key stays only in this program's memory (wiped when freed, never written
+    /// to disk, never in swap-able core dumps). Leave the session when you step away.
+    Shell,
+    /// Trust a new server fingerprint: after the operator rotated the server's signing key, or
+    /// if the one typed at `init` was wrong (imports then fail with "its signature does not
+    /// match the server fingerprint this workspace trusts").
+    ///
+    /// A security decision: the pinned fingerprint is what tells a genuine bundle from a forged
+    /// one. Sealdesk shows the old and the new one and changes nothing until you type re-pin.
+    /// Check the new one with the operator in person or by phone first. Each change is recorded
+    /// (`sealdesk where` lists them).
+    Repin {
+        /// The new fingerprint (asked for if left out).
+        #[arg(long, value_name = "FINGERPRINT")]
+        server_key: Option<String>,
+    },
+    /// Replace the group's public keys that notes are locked to (after a key was added, lost or
+    /// replaced). Shows what changes and asks you to type replace.
+    Recipients {
+        /// The new group keys file (a copy of the server's keys/recipients.txt).
+        file: PathBuf,
+    },
+    /// Set (or show) the name that signs your notes on this workspace (default: your user name).
+    Author {
+        /// Your name as colleagues should see it.
+        name: Option<String>,
+    },
     /// Write the acknowledgement file that lets the server delete reports you now hold.
     ///
     /// Superseded by `sealdesk outbox`, which carries acknowledgements signed; kept for servers
@@ -290,7 +343,7 @@ fn main() -> std::process::ExitCode {
 
 fn run_cli() -> Result<()> {
     let cli = Cli::parse();
-    let desk = Desk(Session::new(cli.workspace, cli.identity, |key| {
+    let desk = Desk::new(Session::new(cli.workspace, cli.identity, |key| {
         std::env::var_os(key)
     }));
     match cli.command {
@@ -299,47 +352,135 @@ fn run_cli() -> Result<()> {
             server_key,
             recipients,
         } => desk.init(server_key, &recipients),
-        Command::Import { file } => desk.import(&file),
-        Command::List { filter } => desk.list(&filter.filter()),
-        Command::Show { id } => desk.show(&id),
-        Command::Extract { id, to } => desk.extract(&id, &to),
-        Command::Tag { id, tags } => desk.tag(&id, &tags, true),
-        Command::Untag { id, tags } => desk.tag(&id, &tags, false),
-        Command::Status { id, status } => desk.status(&id, status),
-        Command::Note { id, text } => desk.note(&id, &text),
-        Command::Search { text, filter } => desk.search(&text.join(" "), &filter.filter()),
-        Command::Report {
-            format,
-            out,
-            filter,
-        } => desk.report(format, out.as_deref(), &filter.filter()),
-        Command::Ack { out, all } => desk.ack(&out, all),
-        Command::Reply { id, days } => desk.reply(&id, days),
-        Command::Outbox { out, again } => desk.outbox(&out, again),
-        Command::Fingerprint => desk.fingerprint(),
+        Command::Shell => desk.shell(),
+        other => desk.run(other),
     }
 }
 
+/// One line typed at the `sealdesk>` prompt: a command without the program's name.
+#[derive(Parser)]
+#[command(no_binary_name = true, disable_version_flag = true)]
+struct ShellLine {
+    #[command(subcommand)]
+    command: Command,
+}
+
 /// The commands, each a few calls into the library and its printing.
-struct Desk(Session);
+struct Desk {
+    session: Session,
+    /// The staff key once unlocked: for one command, or for a whole `sealdesk shell`.
+    keyring: OnceCell<Keyring>,
+    /// Inside `sealdesk shell` (whose lines enter no shell history).
+    in_shell: bool,
+}
 
 impl Desk {
-    fn open(&self) -> Result<Workspace> {
-        Ok(self.0.open()?)
+    fn new(session: Session) -> Desk {
+        Desk {
+            session,
+            keyring: OnceCell::new(),
+            in_shell: false,
+        }
     }
 
-    /// The staff key, asking for its passphrase at most once.
-    fn keyring(&self, ws: &Workspace) -> Result<Keyring> {
+    /// Every command that works in a workspace (`keygen`, `init` and `shell` are handled before).
+    fn run(&self, command: Command) -> Result<()> {
+        match command {
+            Command::Import { file } => self.import(&file),
+            Command::List { filter } => self.list(&filter.filter()),
+            Command::Show { id } => self.show(&id),
+            Command::Extract { id, to } => self.extract(&id, &to),
+            Command::Tag { id, tags } => self.tag(&id, &tags, true),
+            Command::Untag { id, tags } => self.tag(&id, &tags, false),
+            Command::Status { id, status } => self.status(&id, status),
+            Command::Note { id, text } => self.note(&id, &text),
+            Command::Search {
+                text,
+                exact,
+                filter,
+            } => self.search(&text.join(" "), exact, &filter.filter()),
+            Command::Report {
+                format,
+                out,
+                filter,
+            } => self.report(format, out.as_deref(), &filter.filter()),
+            Command::Ack { out, all } => self.ack(&out, all),
+            Command::Reply { id, days } => self.reply(&id, days),
+            Command::Outbox { out, again } => self.outbox(&out, again),
+            Command::Fingerprint => self.fingerprint(),
+            Command::Where => self.where_(),
+            Command::Repin { server_key } => self.repin(server_key),
+            Command::Recipients { file } => self.recipients(&file),
+            Command::Author { name } => self.author(name),
+            Command::Keygen { .. } | Command::Init { .. } | Command::Shell => {
+                Err(anyhow::anyhow!("{}", outcome::NOT_IN_SHELL))
+            }
+        }
+    }
+
+    fn open(&self) -> Result<Workspace> {
+        Ok(self.session.open()?)
+    }
+
+    /// The staff key: unlocked at most once per command (or per `sealdesk shell`), asking again
+    /// after a wrong passphrase.
+    fn keyring(&self, ws: &Workspace) -> Result<&Keyring> {
+        if let Some(keyring) = self.keyring.get() {
+            return Ok(keyring);
+        }
         let from_env = std::env::var(prompt::PASSPHRASE_ENV).ok();
-        Ok(self
-            .0
-            .keyring(ws, from_env, |question| read_secret(question, None))?)
+        let keyring = self.session.keyring(ws, from_env, read_secret)?;
+        Ok(self.keyring.get_or_init(|| keyring))
+    }
+
+    /// `sealdesk shell`: unlock once, then run the commands typed until `exit` or Ctrl-D.
+    fn shell(mut self) -> Result<()> {
+        self.in_shell = true;
+        let ws = self.open()?;
+        self.keyring(&ws)?;
+        drop(ws);
+        eprintln!("{}", outcome::shell_started(&self.session.workspace));
+        let stdin = std::io::stdin();
+        let mut line = Zeroizing::new(String::with_capacity(4096));
+        loop {
+            eprint!("sealdesk> ");
+            line.clear();
+            if stdin.lock().read_line(&mut line)? == 0 {
+                eprintln!();
+                break;
+            }
+            let words = match shlex::split(&line) {
+                Some(words) => words,
+                None => {
+                    eprintln!("{}", outcome::SHELL_QUOTES);
+                    continue;
+                }
+            };
+            match words.first().map(String::as_str) {
+                None => continue,
+                Some("exit" | "quit") => break,
+                _ => {}
+            }
+            match ShellLine::try_parse_from(&words) {
+                // Help and usage errors, printed as clap prints them.
+                Err(e) => {
+                    let _ = e.print();
+                }
+                Ok(parsed) => {
+                    if let Err(e) = self.run(parsed.command) {
+                        eprintln!("error: {e:#}");
+                    }
+                }
+            }
+        }
+        eprintln!("{}", outcome::SHELL_ENDED);
+        Ok(())
     }
 
     fn init(&self, server_key: Option<String>, recipients: &Path) -> Result<()> {
         let done = setup::init(
-            &self.0.workspace,
-            self.0.identity.as_deref(),
+            &self.session.workspace,
+            self.session.identity.as_deref(),
             recipients,
             server_key,
             || {
@@ -350,15 +491,10 @@ impl Desk {
             },
             |identity| {
                 let from_env = std::env::var(prompt::PASSPHRASE_ENV).ok();
-                Ok(identity::load(identity, || {
-                    prompt::staff_passphrase(from_env, || {
-                        read_secret(&prompt::unlock(identity), None)
-                    })
-                    .map_err(|e| e.to_string())
-                })?)
+                session::unlock(identity, from_env, read_secret)
             },
         )?;
-        println!("{}", outcome::initialised(&self.0.workspace, &done));
+        println!("{}", outcome::initialised(&self.session.workspace, &done));
         if let Some(warning) = outcome::group_warning(&done) {
             eprintln!("{warning}");
         }
@@ -395,7 +531,7 @@ impl Desk {
             return Ok(());
         }
         let keyring = self.keyring(&ws)?;
-        let previews = decrypt::list_previews(&ws.blobs_dir(), &keyring, &list);
+        let previews = decrypt::list_previews(&ws.blobs_dir(), keyring, &list);
         let lines: Vec<view::ListLine<'_>> = list
             .iter()
             .zip(previews)
@@ -412,12 +548,19 @@ impl Desk {
         let id = ws.resolve(id)?;
         let keyring = self.keyring(&ws)?;
         let case = cases::get(ws.conn(), &id)?;
-        let envelope = decrypt::open_envelope(&ws.blobs_dir(), &keyring, &case)?;
-        let notes = triage::notes(ws.conn(), &id, &keyring)?;
-        let parts = conversation::thread_parts(&ws, &keyring, &case, &envelope)?;
+        let envelope = decrypt::open_envelope(&ws.blobs_dir(), keyring, &case)?;
+        let notes = triage::notes(ws.conn(), &id, keyring)?;
+        let parts = conversation::thread_parts(&ws, keyring, &case, &envelope)?;
         let ids: Vec<String> = parts.iter().map(|p| p.case.id.clone()).collect();
-        let replies = conversation::replies_to(ws.conn(), &ids, &keyring)?;
-        print_secret(&view::show_page(&case, &envelope, &notes))?;
+        let replies = conversation::replies_to(ws.conn(), &ids, keyring)?;
+        let heads: Vec<_> = envelope
+            .attachments
+            .iter()
+            .map(|a| {
+                extract::attachment_head(&ws.blobs_dir(), keyring, a).map_err(|e| e.with_causes())
+            })
+            .collect();
+        print_secret(&view::show_page(&case, &envelope, &heads, &notes))?;
         print_secret(&view::conversation_page(&id, &parts, &replies))?;
         // Read only once it was shown.
         triage::mark_read(ws.conn(), &id)?;
@@ -428,7 +571,20 @@ impl Desk {
         let ws = self.open()?;
         let id = ws.resolve(id)?;
         let keyring = self.keyring(&ws)?;
-        let done = extract::extract(&ws, &keyring, &id, to)?;
+        let progress = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "Decrypting and saving {bar:40} {bytes}/{total_bytes} ({eta} left)",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let done = extract::extract(&ws, keyring, &id, to, &progress)?;
+        progress.finish_and_clear();
         println!("{}", outcome::extracted(&id, &done));
         Ok(())
     }
@@ -458,20 +614,37 @@ impl Desk {
         let ws = self.open()?;
         let id = ws.resolve(id)?;
         let recipients = ws.settings()?.recipients()?;
-        if words.is_empty() && std::io::stdin().is_terminal() {
-            eprintln!("{}", prompt::NOTE);
-        }
-        let text = prompt::note_text(words, std::io::stdin())?;
+        let author = correct::author(&ws, |k| std::env::var(k).ok())?;
         let keyring = self.keyring(&ws)?;
-        triage::add_note(ws.conn(), &id, &text, &recipients, &keyring)?;
+        let editor = editor::chosen(|k| std::env::var(k).ok());
+        let text = if !words.is_empty() {
+            if !self.in_shell {
+                eprintln!("{}", outcome::NOTE_IN_HISTORY);
+            }
+            prompt::note_text(words, std::io::empty())?
+        } else if let (Some(editor), true) = (editor, std::io::stdin().is_terminal()) {
+            eprintln!("{}", outcome::note_editor(&editor));
+            editor::write_note(&editor, |k| std::env::var(k).ok())?
+        } else {
+            if std::io::stdin().is_terminal() {
+                eprintln!("{}", prompt::NOTE);
+            }
+            prompt::note_text(words, std::io::stdin())?
+        };
+        triage::add_note(ws.conn(), &id, &text, &author, &recipients, keyring)?;
         println!("{}", outcome::note_added(&id, recipients.len()));
         Ok(())
     }
 
-    fn search(&self, text: &str, filter: &Filter) -> Result<()> {
+    fn search(&self, text: &str, exact: bool, filter: &Filter) -> Result<()> {
         let ws = self.open()?;
         let keyring = self.keyring(&ws)?;
-        let result = search::search(&ws, &keyring, text, filter)?;
+        let mode = if exact {
+            search::Mode::Exact
+        } else {
+            search::Mode::WordForms
+        };
+        let result = search::search(&ws, keyring, text, mode, filter)?;
         print_secret(&search::render_results(&result))?;
         println!("{}", outcome::searched(&result));
         print_failures(&result.failed);
@@ -485,7 +658,7 @@ impl Desk {
             ws.refuse_inside(path)?;
         }
         let keyring = self.keyring(&ws)?;
-        let r = report::report(&ws, &keyring, filter, format)?;
+        let r = report::report(&ws, keyring, filter, format)?;
         match out {
             None => print_secret(&r.text)?,
             Some(path) => {
@@ -500,7 +673,7 @@ impl Desk {
     fn ack(&self, out: &Path, all: bool) -> Result<()> {
         let mut ws = self.open()?;
         let keyring = self.keyring(&ws)?;
-        let summary = ack::write_ack(&mut ws, &keyring, out, all)?;
+        let summary = ack::write_ack(&mut ws, keyring, out, all)?;
         let skipped = outcome::ack_skipped(&summary);
         if !skipped.is_empty() {
             eprintln!("{skipped}");
@@ -519,7 +692,7 @@ impl Desk {
             eprintln!("{}", prompt::REPLY);
         }
         let text = prompt::reply_text(std::io::stdin())?;
-        let queued = conversation::queue_reply(&ws, &keyring, &id, &text, days)?;
+        let queued = conversation::queue_reply(&ws, keyring, &id, &text, days)?;
         println!("{}", outcome::reply_queued(&queued));
         Ok(())
     }
@@ -527,7 +700,7 @@ impl Desk {
     fn outbox(&self, out: &Path, again: bool) -> Result<()> {
         let mut ws = self.open()?;
         let keyring = self.keyring(&ws)?;
-        let summary = outbox::write_outbox(&mut ws, &keyring, out, again)?;
+        let summary = outbox::write_outbox(&mut ws, keyring, out, again)?;
         let skipped = outcome::outbox_skipped(&summary);
         if !skipped.is_empty() {
             eprintln!("{skipped}");
@@ -539,6 +712,69 @@ impl Desk {
     fn fingerprint(&self) -> Result<()> {
         let ws = self.open()?;
         println!("{}", outbox::fingerprint(&ws)?);
+        Ok(())
+    }
+
+    fn where_(&self) -> Result<()> {
+        let s = &self.session;
+        let dir = std::path::absolute(&s.workspace).unwrap_or_else(|_| s.workspace.clone());
+        match s.open() {
+            Ok(ws) => {
+                let settings = ws.settings()?;
+                let identity = s.identity_path(&ws)?;
+                let author = correct::author(&ws, |k| std::env::var(k).ok())?;
+                let history = correct::history(&ws)?;
+                println!(
+                    "{}",
+                    outcome::where_is(&dir, s.origin, &identity, &settings, &author, &history)
+                );
+            }
+            Err(DeskError::NoWorkspace { .. }) => {
+                println!("{}", outcome::where_none(&dir, s.origin));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    fn repin(&self, server_key: Option<String>) -> Result<()> {
+        let mut ws = self.open()?;
+        let text = match server_key {
+            Some(text) => text,
+            None => ask_line(prompt::NEW_FINGERPRINT)?,
+        };
+        let plan = correct::plan_repin(&ws, &text)?;
+        let typed = ask_line(&correct::repin_question(&plan))?;
+        if !correct::confirmed(&typed, correct::REPIN_WORD) {
+            return Err(DeskError::NotConfirmed.into());
+        }
+        correct::apply_repin(&mut ws, &plan)?;
+        println!("{}", outcome::repinned(&plan));
+        Ok(())
+    }
+
+    fn recipients(&self, file: &Path) -> Result<()> {
+        let mut ws = self.open()?;
+        let keyring = self.keyring(&ws)?;
+        let plan = correct::plan_recipients(&ws, file, keyring)?;
+        let typed = ask_line(&correct::recipients_question(&plan))?;
+        if !correct::confirmed(&typed, correct::RECIPIENTS_WORD) {
+            return Err(DeskError::NotConfirmed.into());
+        }
+        correct::apply_recipients(&mut ws, &plan)?;
+        println!("{}", outcome::recipients_replaced(plan.keys));
+        Ok(())
+    }
+
+    fn author(&self, name: Option<String>) -> Result<()> {
+        let mut ws = self.open()?;
+        match name {
+            Some(name) => {
+                let name = correct::set_author(&mut ws, &name)?;
+                println!("{}", outcome::author_set(&name));
+            }
+            None => println!("{}", correct::author(&ws, |k| std::env::var(k).ok())?),
+        }
         Ok(())
     }
 }
@@ -563,11 +799,23 @@ fn print_secret(text: &str) -> Result<()> {
     }
 }
 
-/// Ask for a secret on the terminal (or through pinentry), without echo.
-fn read_secret(question: &str, confirm: Option<&str>) -> std::io::Result<SecretString> {
+/// Ask for a secret on the terminal (or through pinentry), without echo. Never with the
+/// pinentry's own repeat field: a new passphrase is asked twice by `prompt::new_passphrase`.
+fn read_secret(question: &str) -> std::io::Result<SecretString> {
     // pinentry's error is not a `std::error::Error`; its text is all there is to carry.
-    age::cli_common::read_secret(question, "Passphrase", confirm)
+    age::cli_common::read_secret(question, "Passphrase", None)
         .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// Show `question` and read one line of standard input.
+fn ask_line(question: &str) -> Result<String> {
+    eprint!("{question}");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
+    Ok(line)
 }
 
 fn keygen(out: &Path, no_passphrase: bool) -> Result<()> {
@@ -576,8 +824,8 @@ fn keygen(out: &Path, no_passphrase: bool) -> Result<()> {
         None
     } else {
         let from_env = std::env::var(prompt::PASSPHRASE_ENV).ok();
-        Some(prompt::new_passphrase(from_env, || {
-            read_secret(prompt::NEW_PASSPHRASE, Some(prompt::CONFIRM_PASSPHRASE))
+        Some(prompt::new_passphrase(from_env, read_secret, |why| {
+            eprintln!("{why}")
         })?)
     };
     let recipient: String = identity::generate(out, passphrase)
