@@ -505,7 +505,8 @@ fn connect_as(socket: &Path, who: UserIds) -> Result<(), String> {
     if output.status.success() {
         Ok(())
     } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        let said = String::from_utf8_lossy(&output.stderr);
+        Err(said.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 }
 
