@@ -361,7 +361,10 @@ impl Config {
         if !(1..=366).contains(&self.reply_keep_days) {
             return invalid("reply_keep_days", "must be from 1 to 366 days");
         }
-        if self.retention_days.is_some_and(|d| !(1..=3660).contains(&d)) {
+        if self
+            .retention_days
+            .is_some_and(|d| !(1..=3660).contains(&d))
+        {
             return invalid("retention_days", "must be from 1 to 3660 days");
         }
         let a = &self.abuse;

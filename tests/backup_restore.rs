@@ -72,7 +72,12 @@ fn onion_address_from_tor(hs_dir: &Path, work: &Path) -> String {
     while !hostname.exists() {
         if child.try_wait().unwrap().is_some() {
             let mut said = String::new();
-            child.stdout.take().unwrap().read_to_string(&mut said).unwrap();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut said)
+                .unwrap();
             panic!("tor exited before writing the onion address:\n{said}");
         }
         assert!(Instant::now() < deadline, "tor wrote no onion address");
@@ -137,7 +142,11 @@ fn a_backup_holds_no_key_in_clear_and_restores_the_same_onion_address_and_finger
          keys_file = \"recipients.txt\"\n",
     )
     .unwrap();
-    std::fs::copy(&setup.keys_file, old.config.with_file_name("recipients.txt")).unwrap();
+    std::fs::copy(
+        &setup.keys_file,
+        old.config.with_file_name("recipients.txt"),
+    )
+    .unwrap();
     let data = old.root.join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -160,7 +169,10 @@ fn a_backup_holds_no_key_in_clear_and_restores_the_same_onion_address_and_finger
         None,
     );
     assert!(ok, "{out}{err}");
-    assert!(out.contains("hs_ed25519_secret_key") && out.contains("signing-key"), "{out}");
+    assert!(
+        out.contains("hs_ed25519_secret_key") && out.contains("signing-key"),
+        "{out}"
+    );
     let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 
@@ -182,7 +194,10 @@ fn a_backup_holds_no_key_in_clear_and_restores_the_same_onion_address_and_finger
         ("the onion address", old_onion.as_bytes()),
         ("the config", b"keys_file"),
     ] {
-        assert!(!contains(&sealed, secret), "{what} is in clear in the backup");
+        assert!(
+            !contains(&sealed, secret),
+            "{what} is in clear in the backup"
+        );
     }
     // And nothing was written aside in clear (TMPDIR of the machine is the setup's tmp).
     assert_eq!(std::fs::read_dir(&setup.tmp_dir).unwrap().count(), 0);
@@ -190,7 +205,10 @@ fn a_backup_holds_no_key_in_clear_and_restores_the_same_onion_address_and_finger
     // On the desk: decrypt with the staff identity and Debian's `age` tool, re-encrypt with a
     // passphrase for the trip (`age -p` needs a terminal; the age crate writes the same format).
     let tar = common::decrypt_with_cli(&setup.identity_file, &backup);
-    assert!(contains(&tar, &onion_key[32..]), "the desk's copy holds the key");
+    assert!(
+        contains(&tar, &onion_key[32..]),
+        "the desk's copy holds the key"
+    );
     let passphrase = "correct horse battery staple";
     let transfer = setup.root.path().join("transfer.age");
     {
@@ -223,7 +241,10 @@ fn a_backup_holds_no_key_in_clear_and_restores_the_same_onion_address_and_finger
     let (ok, out, err) = restore("not the passphrase\n");
     assert!(!ok, "{out}");
     assert!(err.contains("with this passphrase"), "{err}");
-    assert!(!new.hs_dir.exists() && !new.config.exists(), "nothing written");
+    assert!(
+        !new.hs_dir.exists() && !new.config.exists(),
+        "nothing written"
+    );
 
     let (ok, out, err) = restore(&format!("{passphrase}\n"));
     assert!(ok, "{out}{err}");
@@ -241,10 +262,16 @@ fn a_backup_holds_no_key_in_clear_and_restores_the_same_onion_address_and_finger
 
     // Restoring again changes nothing; over a different onion key it refuses and writes nothing.
     let (ok, out, err) = restore(&format!("{passphrase}\n"));
-    assert!(ok && out.contains("unchanged") && !out.contains("restored "), "{out}{err}");
+    assert!(
+        ok && out.contains("unchanged") && !out.contains("restored "),
+        "{out}{err}"
+    );
     std::fs::write(new.hs_dir.join("hs_ed25519_secret_key"), b"another key").unwrap();
     let (ok, _, err) = restore(&format!("{passphrase}\n"));
-    assert!(!ok && err.contains("already holds a different key"), "{err}");
+    assert!(
+        !ok && err.contains("already holds a different key"),
+        "{err}"
+    );
 
     // The straight-from-the-server backup does not open with a passphrase.
     let (ok, _, err) = sealdrop(

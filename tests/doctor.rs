@@ -124,7 +124,10 @@ impl World {
             "--systemd-dir",
             self.systemd.to_str().unwrap(),
         ]);
-        (ran.status.success(), format!("{}{}", ran.stdout, ran.stderr))
+        (
+            ran.status.success(),
+            format!("{}{}", ran.stdout, ran.stderr),
+        )
     }
 
     /// Doctor must fail, and its line for `check` must be a PROBLEM holding `words`.
@@ -224,7 +227,10 @@ fn a_desk_key_not_pinned_yet_is_said_and_a_bad_one_is_a_problem() {
     w.start();
     let (_, out) = w.doctor();
     let line = line_for(&out, "desk keys");
-    assert!(line.starts_with("note") && line.contains("no desk is pinned"), "{out}");
+    assert!(
+        line.starts_with("note") && line.contains("no desk is pinned"),
+        "{out}"
+    );
     let desk_keys = w.setup.keys_file.with_file_name("desk-keys.txt");
     std::fs::write(&desk_keys, "7ebe 3e32 not a fingerprint\n").unwrap();
     w.expect_problem("desk keys", &["line 1", "not a desk fingerprint"]);
@@ -243,17 +249,22 @@ fn a_data_directory_of_another_user_is_named() {
     let mut w = world();
     w.start();
     std::os::unix::fs::chown(&w.setup.data_dir, Some(65534), None).unwrap();
-    w.expect_problem("data directory", &["not to the service user root", "chown -R root:"]);
+    w.expect_problem(
+        "data directory",
+        &["not to the service user root", "chown -R root:"],
+    );
 }
 
 #[test]
 fn low_disk_space_and_inodes_are_named() {
     let mut w = world();
     w.start();
-    w.setup.set("SEALDROP_MIN_FREE_DISK_MB", &(1u64 << 40).to_string());
+    w.setup
+        .set("SEALDROP_MIN_FREE_DISK_MB", &(1u64 << 40).to_string());
     w.expect_problem("disk", &["MiB free", "min_free_disk_mb"]);
     w.setup.set("SEALDROP_MIN_FREE_DISK_MB", "1");
-    w.setup.set("SEALDROP_MIN_FREE_INODES", &(1u64 << 60).to_string());
+    w.setup
+        .set("SEALDROP_MIN_FREE_INODES", &(1u64 << 60).to_string());
     w.expect_problem("disk", &["inodes", "min_free_inodes"]);
 }
 
@@ -262,8 +273,15 @@ fn a_torrc_without_circuit_ids_or_pointing_elsewhere_is_named() {
     let mut w = world();
     w.start();
     let good = std::fs::read_to_string(&w.torrc).unwrap();
-    std::fs::write(&w.torrc, good.replace("HiddenServiceExportCircuitID haproxy\n", "")).unwrap();
-    w.expect_problem("tor config", &["HiddenServiceExportCircuitID haproxy", "proxy_protocol"]);
+    std::fs::write(
+        &w.torrc,
+        good.replace("HiddenServiceExportCircuitID haproxy\n", ""),
+    )
+    .unwrap();
+    w.expect_problem(
+        "tor config",
+        &["HiddenServiceExportCircuitID haproxy", "proxy_protocol"],
+    );
     std::fs::write(&w.torrc, good.replace("sealdrop.sock", "other.sock")).unwrap();
     w.expect_problem("tor config", &["no HiddenServicePort", "points at"]);
     std::fs::write(&w.torrc, format!("{good}{good}")).unwrap();
@@ -281,12 +299,18 @@ fn retention_and_its_timer_must_go_together() {
     let mut w = world();
     w.start();
     w.setup.set("SEALDROP_RETENTION_DAYS", "90");
-    w.expect_problem("retention", &["90", "systemctl enable --now sealdrop-purge.timer"]);
+    w.expect_problem(
+        "retention",
+        &["90", "systemctl enable --now sealdrop-purge.timer"],
+    );
     let wants = w.systemd.join("timers.target.wants");
     std::fs::create_dir(&wants).unwrap();
     std::os::unix::fs::symlink("/dev/null", wants.join("sealdrop-purge.timer")).unwrap();
     let (passed, out) = w.doctor();
-    assert!(passed && line_for(&out, "retention").starts_with("ok"), "{out}");
+    assert!(
+        passed && line_for(&out, "retention").starts_with("ok"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -318,11 +342,17 @@ fn keys_changed_after_the_last_backup_are_named() {
     assert!(ran.status.success(), "{}{}", ran.stdout, ran.stderr);
     let (passed, doctor_out) = w.doctor();
     assert!(passed, "{doctor_out}");
-    assert!(line_for(&doctor_out, "backup").starts_with("ok"), "{doctor_out}");
+    assert!(
+        line_for(&doctor_out, "backup").starts_with("ok"),
+        "{doctor_out}"
+    );
     // A new onion key (the old directory lost, tor made another): the backup no longer has it.
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(w.hs_dir.join("hs_ed25519_secret_key"), b"another key").unwrap();
-    w.expect_problem("backup", &["hs_ed25519_secret_key", "changed after the last backup"]);
+    w.expect_problem(
+        "backup",
+        &["hs_ed25519_secret_key", "changed after the last backup"],
+    );
 }
 
 /// A stand-in onion key directory (the backup tests use real tor).

@@ -578,12 +578,7 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
         .to_owned();
     let tor_data = PathBuf::from(fake.map("/var/lib/tor-instances/sealdrop"));
     std::fs::create_dir_all(&tor_data).unwrap();
-    std::os::unix::fs::chown(
-        &tor_data,
-        Some(uid_of(TOR_USER)),
-        Some(gid_of(TOR_USER)),
-    )
-    .unwrap();
+    std::os::unix::fs::chown(&tor_data, Some(uid_of(TOR_USER)), Some(gid_of(TOR_USER))).unwrap();
     std::fs::set_permissions(&tor_data, std::fs::Permissions::from_mode(0o2700)).unwrap();
 
     // The server, as systemd starts it: directories, each ExecStartPre, directories again, then

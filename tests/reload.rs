@@ -32,7 +32,16 @@ fn submit(setup: &Setup, server: &Server, message: &str) -> std::path::PathBuf {
         .submissions()
         .into_iter()
         .find(|r| !before.contains(&r.id))
-        .unwrap_or_else(|| panic!("no new submission among {:?} (before: {before:?})", setup.submissions().iter().map(|r| &r.id).collect::<Vec<_>>()));
+        .unwrap_or_else(|| {
+            panic!(
+                "no new submission among {:?} (before: {before:?})",
+                setup
+                    .submissions()
+                    .iter()
+                    .map(|r| &r.id)
+                    .collect::<Vec<_>>()
+            )
+        });
     setup.blobs_dir().join(format!("{}.age", row.envelope_blob))
 }
 
@@ -50,7 +59,10 @@ fn wait_for_log(server: &Server, needle: &str, times: usize) -> String {
         if log.matches(needle).count() >= times {
             return log;
         }
-        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in the log:\n{log}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

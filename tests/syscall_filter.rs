@@ -216,7 +216,10 @@ fn every_system_call_the_server_makes_is_allowed_by_the_unit() {
     // A graceful stop (systemd's SIGTERM).
     unsafe { libc::kill(server_pid, libc::SIGTERM) };
     let status = server.wait().unwrap();
-    assert!(status.success(), "the server did not stop cleanly: {status}");
+    assert!(
+        status.success(),
+        "the server did not stop cleanly: {status}"
+    );
 
     let mut report = Vec::new();
     let mut refused = BTreeSet::new();

@@ -478,7 +478,12 @@ fn onion_dir(config: &Config, hs_dir: Option<PathBuf>, torrc: &Path) -> Result<P
     Ok(service.dir.clone())
 }
 
-fn backup_command(config_file: &Path, hs_dir: Option<PathBuf>, torrc: &Path, out: &Path) -> Result<()> {
+fn backup_command(
+    config_file: &Path,
+    hs_dir: Option<PathBuf>,
+    torrc: &Path,
+    out: &Path,
+) -> Result<()> {
     let config = ops::existing_config(Some(config_file))?;
     let recipients = preflight(&config)?;
     let hs_dir = onion_dir(&config, hs_dir, torrc)?;
@@ -505,7 +510,12 @@ fn backup_command(config_file: &Path, hs_dir: Option<PathBuf>, torrc: &Path, out
     Ok(())
 }
 
-fn restore_command(file: &Path, config_file: &Path, hs_dir: Option<PathBuf>, torrc: &Path) -> Result<()> {
+fn restore_command(
+    file: &Path,
+    config_file: &Path,
+    hs_dir: Option<PathBuf>,
+    torrc: &Path,
+) -> Result<()> {
     let passphrase = read_passphrase()?;
     let entries = backup::open(file, passphrase)?;
     // The keys' places come from the config in place (the backup's, if there was none).

@@ -95,8 +95,11 @@ fn read_small(path: &Path) -> Result<Zeroizing<Vec<u8>>, BackupError> {
     Ok(bytes)
 }
 
-/// What goes in: archive name and bytes.
-fn collect(sources: &Sources) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, BackupError> {
+/// One file in a backup: its name in the archive, and its bytes (wiped when dropped).
+type Entry = (String, Zeroizing<Vec<u8>>);
+
+/// What goes in.
+fn collect(sources: &Sources) -> Result<Vec<Entry>, BackupError> {
     let mut entries = Vec::new();
     if !sources.hs_dir.join(ONION_SECRET_KEY).is_file() {
         return Err(BackupError::NoOnionKey(sources.hs_dir.to_owned()));
@@ -125,8 +128,14 @@ fn collect(sources: &Sources) -> Result<Vec<(String, Zeroizing<Vec<u8>>)>, Backu
         "signing-key".to_owned(),
         read_small(&sources.data_dir.join(signing::KEY_FILE))?,
     ));
-    entries.push(("config/sealdrop.toml".into(), read_small(sources.config_file)?));
-    entries.push(("config/recipients.txt".into(), read_small(sources.keys_file)?));
+    entries.push((
+        "config/sealdrop.toml".into(),
+        read_small(sources.config_file)?,
+    ));
+    entries.push((
+        "config/recipients.txt".into(),
+        read_small(sources.keys_file)?,
+    ));
     if sources.desk_keys_file.is_file() {
         entries.push((
             "config/desk-keys.txt".into(),
@@ -156,8 +165,8 @@ pub fn backup(
         .open(out)
         .map_err(write_err)?;
     let written = (|| {
-        let encryptor = age::Encryptor::with_recipients(recipients.iter())
-            .map_err(BackupError::Encrypt)?;
+        let encryptor =
+            age::Encryptor::with_recipients(recipients.iter()).map_err(BackupError::Encrypt)?;
         let sealed = encryptor.wrap_output(&file).map_err(write_err)?;
         let mut tar = tar::Builder::new(sealed);
         for (name, bytes) in &entries {
@@ -207,7 +216,10 @@ pub fn last_backup_state(data_dir: &Path, hs_dir: Option<&Path>) -> BackupState 
     let Ok(stamp_meta) = std::fs::metadata(&stamp) else {
         return BackupState::Never;
     };
-    let keys = [Some(data_dir.join(signing::KEY_FILE)), hs_dir.map(|d| d.join(ONION_SECRET_KEY))];
+    let keys = [
+        Some(data_dir.join(signing::KEY_FILE)),
+        hs_dir.map(|d| d.join(ONION_SECRET_KEY)),
+    ];
     for key in keys.into_iter().flatten() {
         if let Ok(meta) = std::fs::metadata(&key) {
             if (meta.mtime(), meta.mtime_nsec()) > (stamp_meta.mtime(), stamp_meta.mtime_nsec()) {
@@ -274,8 +286,7 @@ pub fn open(
         if !allowed_name(&name) || entries.len() >= MAX_ENTRIES {
             return Err(not_backup(format!("unexpected entry {name:?}")));
         }
-        if entry.header().entry_type() != tar::EntryType::Regular
-            || entry.size() > MAX_ENTRY_BYTES
+        if entry.header().entry_type() != tar::EntryType::Regular || entry.size() > MAX_ENTRY_BYTES
         {
             return Err(not_backup(format!("{name:?} is not a small file")));
         }
@@ -287,7 +298,11 @@ pub fn open(
             .map_err(|e| not_backup(format!("{name:?}: {e}")))?;
         entries.insert(name, bytes);
     }
-    for needed in ["signing-key", "config/sealdrop.toml", "config/recipients.txt"] {
+    for needed in [
+        "signing-key",
+        "config/sealdrop.toml",
+        "config/recipients.txt",
+    ] {
         if !entries.contains_key(needed) {
             return Err(not_backup(format!("{needed} is missing")));
         }
@@ -304,7 +319,8 @@ fn allowed_name(name: &str) -> bool {
         !s.is_empty()
             && s.len() <= 128
             && !s.starts_with('.')
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     };
     match name.split('/').collect::<Vec<_>>().as_slice() {
         ["signing-key"] => true,

@@ -259,7 +259,9 @@ pub fn check_space(config: &Config) -> Finding {
             ),
         );
     }
-    let text = format!("{free_mib} MiB and {inodes} inodes free (floors {floor_mib} MiB, {inode_floor} inodes)");
+    let text = format!(
+        "{free_mib} MiB and {inodes} inodes free (floors {floor_mib} MiB, {inode_floor} inodes)"
+    );
     if free_mib < floor_mib.saturating_mul(2) || (stat.f_files > 0 && inodes < inode_floor * 2) {
         return note("disk", format!("{text}: close to the floor"));
     }
@@ -457,7 +459,8 @@ pub fn may_connect(socket: &Path, who: UserIds) -> Result<(), String> {
     let mut dirs: Vec<&Path> = socket.ancestors().skip(1).collect();
     dirs.reverse();
     for dir in dirs.into_iter().filter(|d| !d.as_os_str().is_empty()) {
-        let meta = std::fs::metadata(dir).map_err(|e| format!("cannot reach {}: {e}", dir.display()))?;
+        let meta =
+            std::fs::metadata(dir).map_err(|e| format!("cannot reach {}: {e}", dir.display()))?;
         if !allowed(&meta, 0o1) {
             return Err(format!(
                 "cannot enter {} ({}). The socket's directory must be in tor's group (gid {}) \

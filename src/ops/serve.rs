@@ -114,7 +114,11 @@ where
         ));
         let guard = Guard::new(&config.abuse);
         let state = AppState::new(config.clone(), recipients, store);
-        tokio::spawn(reload_on_hangup(hangups, config, Arc::clone(&state.recipients)));
+        tokio::spawn(reload_on_hangup(
+            hangups,
+            config,
+            Arc::clone(&state.recipients),
+        ));
         let app = intake::router(state);
         listener
             .serve(app, guard, shutdown)
@@ -136,7 +140,9 @@ async fn reload_on_hangup(mut hangups: Signal, config: Config, keyring: Arc<Keyr
             Ok(Ok(recipients)) => {
                 let count = recipients.len();
                 keyring.replace(recipients);
-                event(format!("reloaded the recipients: sealing to {count} recipient(s)"));
+                event(format!(
+                    "reloaded the recipients: sealing to {count} recipient(s)"
+                ));
             }
             Ok(Err(e)) => event(format!(
                 "reload refused, still sealing to the {} recipient(s) loaded before: {}",

@@ -28,7 +28,9 @@ pub enum TorrcError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is larger than 1 MiB or includes too deeply; check that --torrc names a torrc")]
+    #[error(
+        "{path} is larger than 1 MiB or includes too deeply; check that --torrc names a torrc"
+    )]
     TooLarge { path: PathBuf },
 }
 
@@ -188,9 +190,7 @@ mod tests {
             .unwrap();
         assert!(unix.export_circuit_id);
         assert_eq!(unix.dir, Path::new("/var/lib/x/onion/"));
-        let tcp = torrc
-            .service_for(&"127.0.0.1:80".parse().unwrap())
-            .unwrap();
+        let tcp = torrc.service_for(&"127.0.0.1:80".parse().unwrap()).unwrap();
         assert!(!tcp.export_circuit_id);
         assert!(torrc.duplicate_dir().is_none());
     }

@@ -6,7 +6,7 @@
 pub mod keyring;
 pub mod sealer;
 
+pub use keyring::Keyring;
 pub use sealdrop_core::envelope::{self, AttachmentInfo, Envelope};
 pub use sealdrop_core::padme;
-pub use keyring::Keyring;
 pub use sealer::{SealError, Sealed, Sealer};
