@@ -141,7 +141,10 @@ fn gid_of(group: &str) -> u32 {
         .unwrap()
 }
 
-/// The service's system user, made as deploy/README.md makes it when it is missing.
+/// The user the package's tor instance (tor@sealdrop) runs as.
+const TOR_USER: &str = "_tor-sealdrop";
+
+/// A system user with its own group, made as the package's postinst makes it when it is missing.
 fn ensure_system_user(user: &str) {
     if getent("passwd", user).is_some() {
         return;
@@ -484,10 +487,9 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
         rustix::process::geteuid().is_root(),
         "this test switches users as systemd and tor do, so it must run as root"
     );
-    assert!(
-        getent("passwd", "debian-tor").is_some(),
-        "the user debian-tor is missing: install the Debian package `tor`"
-    );
+    // The package's tor instance user, made as Debian's `tor-instance-create sealdrop` makes it
+    // (a system user with its own group) when it is missing.
+    ensure_system_user(TOR_USER);
 
     let unit = Unit::parse(&std::fs::read_to_string(deploy("sealdrop.service")).unwrap());
     progress(
@@ -556,7 +558,8 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
     let data_dir = PathBuf::from(config["data_dir"].as_str().unwrap());
 
     // The tor lines: the shipped snippet, paths under the fake root. Debian's tor keeps its
-    // DataDirectory (and so the HiddenServiceDir) in /var/lib/tor, owned by debian-tor.
+    // The package's tor instance keeps its DataDirectory (and so the HiddenServiceDir) in
+    // /var/lib/tor-instances/sealdrop, owned by its user.
     let torrc = std::fs::read_to_string(deploy("torrc")).unwrap();
     let tor_lines: Vec<String> = torrc
         .lines()
@@ -575,14 +578,9 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
         .find_map(|l| l.strip_prefix("HiddenServiceDir "))
         .expect("a HiddenServiceDir line")
         .to_owned();
-    let tor_data = PathBuf::from(fake.map("/var/lib/tor"));
+    let tor_data = PathBuf::from(fake.map("/var/lib/tor-instances/sealdrop"));
     std::fs::create_dir_all(&tor_data).unwrap();
-    std::os::unix::fs::chown(
-        &tor_data,
-        Some(uid_of("debian-tor")),
-        Some(gid_of("debian-tor")),
-    )
-    .unwrap();
+    std::os::unix::fs::chown(&tor_data, Some(uid_of(TOR_USER)), Some(gid_of(TOR_USER))).unwrap();
     std::fs::set_permissions(&tor_data, std::fs::Permissions::from_mode(0o2700)).unwrap();
 
     // The server, as systemd starts it: directories, each ExecStartPre, directories again, then
@@ -619,14 +617,14 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
         ),
     );
 
-    // The network, with the onion service switching to debian-tor as Debian's tor does.
+    // The network, with the onion service switching to its user as Debian's tor does.
     let phase = Instant::now();
     let mut net = Network::start(
         &temp.path().join("tor"),
         OnionService {
             data_dir: tor_data.clone(),
             lines: tor_lines,
-            user: Some("debian-tor".into()),
+            user: Some(TOR_USER.into()),
         },
     );
     net.wait_bootstrapped(BOOTSTRAP_TIMEOUT);
@@ -670,7 +668,7 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
         {
             let meta = std::fs::metadata(&socket).unwrap();
             panic!(
-                "tor (user debian-tor, no supplementary groups) may not connect to the intake's \
+                "tor (user _tor-sealdrop, no supplementary groups) may not connect to the intake's \
                  socket {} (mode {:o}, uid {}, gid {}; its directory as above). Tor's info log \
                  says:\n{line}",
                 socket.display(),

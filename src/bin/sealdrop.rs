@@ -14,7 +14,7 @@ use sealdrop::ops::export::{self, Selection};
 use sealdrop::ops::import_outbox;
 use sealdrop::ops::preflight::{check_data_dir, preflight};
 use sealdrop::ops::purge::{self, PurgeReport};
-use sealdrop::ops::{self, demo};
+use sealdrop::ops::{self, backup, demo, doctor, tor_config};
 use sealdrop_bundle::{ack, signing, write::Progress};
 
 /// Sealdrop: a secure-drop intake. Every submission is sealed with age as it streams in.
@@ -75,7 +75,7 @@ enum Command {
     },
     /// Delete submissions from the server: those staff acknowledged holding (--ack), or those
     /// older than a retention period (--older-than). Safe to run while the server runs.
-    #[command(group(ArgGroup::new("which").required(true).args(["ack", "older_than"])))]
+    #[command(group(ArgGroup::new("which").required(true).args(["ack", "older_than", "retention"])))]
     Purge {
         /// An ack file written by `sealdesk ack`. Only submissions this server has exported are
         /// deleted; any other id in it is reported and left alone.
@@ -85,9 +85,68 @@ enum Command {
         /// arrival date), whether or not it was exported.
         #[arg(long, value_name = "DAYS")]
         older_than: Option<u32>,
+        /// As --older-than, with the config's `retention_days` (what the packaged timer runs).
+        #[arg(long)]
+        retention: bool,
         /// The TOML config file naming the data directory (as for `serve`).
         #[arg(long, short)]
         config: Option<PathBuf>,
+    },
+    /// Check everything an operator can get wrong (keys, data directory, disk, socket, tor's
+    /// access to it, the tor configuration, retention, backups) and say how to fix each.
+    /// Exits non-zero on any problem. Run it as root to check tor's access for real.
+    Doctor {
+        /// The TOML config file (as for `serve`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The torrc that holds the onion service.
+        #[arg(long, default_value = sealdrop::ops::tor_config::PACKAGED_TORRC)]
+        torrc: PathBuf,
+        /// The user tor runs as (`debian-tor` for Debian's system tor).
+        #[arg(long, default_value = sealdrop::ops::tor_config::PACKAGED_TOR_USER)]
+        tor_user: String,
+        /// The user the server runs as.
+        #[arg(long, default_value = "sealdrop")]
+        service_user: String,
+        /// Where `systemctl enable` links units.
+        #[arg(long, default_value = "/etc/systemd/system")]
+        systemd_dir: PathBuf,
+        /// Internal: connect to this socket and exit (doctor runs itself so as tor's user).
+        #[arg(long, hide = true)]
+        probe_socket: Option<PathBuf>,
+    },
+    /// Back up what cannot be lost: the onion service's key (the address), the bundle-signing
+    /// key and the config, in one file sealed to the group's recipients (never in clear on
+    /// disk). Run as root (tor's key is tor's). Restore: see `restore` and deploy/README.md.
+    Backup {
+        /// Where to write the backup (a new file).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// The TOML config file (as for `serve`).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The onion service's HiddenServiceDir (default: the one in --torrc serving the listener).
+        #[arg(long)]
+        hs_dir: Option<PathBuf>,
+        /// The torrc that holds the onion service.
+        #[arg(long, default_value = sealdrop::ops::tor_config::PACKAGED_TORRC)]
+        torrc: PathBuf,
+    },
+    /// Restore a backup on a new machine, from the file staff re-encrypted with a passphrase
+    /// (`age -d -i KEY backup.age | age -p > transfer.age` on the desk). Asks the passphrase
+    /// (or reads one line from standard input when it is not a terminal). Never replaces a key.
+    Restore {
+        /// The passphrase-encrypted backup.
+        file: PathBuf,
+        /// Where the config goes (an existing one is kept; the backup's is put beside it).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Where the onion keys go (default: the HiddenServiceDir in --torrc serving the listener).
+        #[arg(long)]
+        hs_dir: Option<PathBuf>,
+        /// The torrc that holds the onion service.
+        #[arg(long, default_value = sealdrop::ops::tor_config::PACKAGED_TORRC)]
+        torrc: PathBuf,
     },
     /// Import the outbox `sealdesk outbox` wrote: store its replies to sources and purge the
     /// submissions it acknowledges. Only an outbox signed by a pinned desk key
@@ -147,8 +206,48 @@ fn run_cli() -> Result<()> {
         Command::Purge {
             ack,
             older_than,
+            retention,
             config,
-        } => purge_command(config.as_deref(), ack.as_deref(), older_than),
+        } => {
+            let older_than = if retention {
+                Some(retention_days(config.as_deref())?)
+            } else {
+                older_than
+            };
+            purge_command(config.as_deref(), ack.as_deref(), older_than)
+        }
+        Command::Doctor {
+            config,
+            torrc,
+            tor_user,
+            service_user,
+            systemd_dir,
+            probe_socket,
+        } => {
+            if let Some(socket) = probe_socket {
+                return doctor::probe_socket(&socket)
+                    .with_context(|| format!("connecting to {}", socket.display()));
+            }
+            let env = doctor::Environment {
+                torrc,
+                tor_user,
+                service_user,
+                systemd_dir,
+            };
+            doctor_command(config.as_deref(), &env)
+        }
+        Command::Backup {
+            out,
+            config,
+            hs_dir,
+            torrc,
+        } => backup_command(&config, hs_dir, &torrc, &out),
+        Command::Restore {
+            file,
+            config,
+            hs_dir,
+            torrc,
+        } => restore_command(&file, &config, hs_dir, &torrc),
         Command::ImportOutbox { file, config } => import_outbox(config.as_deref(), &file),
     }
 }
@@ -350,4 +449,158 @@ fn report_ack_leftovers(report: &PurgeReport) {
             report.unknown.len()
         );
     }
+}
+
+fn retention_days(config_file: Option<&Path>) -> Result<u32> {
+    let config = Config::load(config_file).context("loading the configuration")?;
+    config.retention_days.context(
+        "no retention period is set: set retention_days in the config (or disable \
+         sealdrop-purge.timer)",
+    )
+}
+
+fn doctor_command(config_file: Option<&Path>, env: &doctor::Environment) -> Result<()> {
+    let findings = doctor::run(config_file, env);
+    let mut problems = 0;
+    for finding in &findings {
+        let (mark, text) = match &finding.outcome {
+            doctor::Outcome::Fine(text) => ("ok     ", text),
+            doctor::Outcome::Note(text) => ("note   ", text),
+            doctor::Outcome::Problem(text) => {
+                problems += 1;
+                ("PROBLEM", text)
+            }
+        };
+        println!("{mark} {:<15} {text}", finding.check);
+    }
+    if problems > 0 {
+        anyhow::bail!("{problems} problem(s) found; each line above says how to fix it");
+    }
+    println!("No problems found.");
+    Ok(())
+}
+
+/// The onion service's directory: given, or the one the torrc sends to this listener.
+fn onion_dir(config: &Config, hs_dir: Option<PathBuf>, torrc: &Path) -> Result<PathBuf> {
+    if let Some(dir) = hs_dir {
+        return Ok(dir);
+    }
+    let parsed = tor_config::read(torrc)?;
+    let service = parsed.service_for(&config.listen).with_context(|| {
+        format!(
+            "no HiddenServiceDir in {} serves {}; give --hs-dir",
+            torrc.display(),
+            config.listen
+        )
+    })?;
+    Ok(service.dir.clone())
+}
+
+fn backup_command(
+    config_file: &Path,
+    hs_dir: Option<PathBuf>,
+    torrc: &Path,
+    out: &Path,
+) -> Result<()> {
+    let config = ops::existing_config(Some(config_file))?;
+    let recipients = preflight(&config)?;
+    let hs_dir = onion_dir(&config, hs_dir, torrc)?;
+    let sources = backup::Sources {
+        config_file,
+        keys_file: &config.keys_file,
+        desk_keys_file: &config.desk_keys_file,
+        data_dir: &config.data_dir,
+        hs_dir: &hs_dir,
+    };
+    let names = backup::backup(&sources, &recipients, out, &ops::today().to_string())
+        .context("making the backup")?;
+    println!(
+        "Wrote {} ({} files, sealed to {} recipient(s)): {}.",
+        out.display(),
+        names.len(),
+        recipients.len(),
+        names.join(", ")
+    );
+    println!(
+        "Only staff can open it. Keep a copy off this machine; deploy/README.md says how to \
+         restore it."
+    );
+    Ok(())
+}
+
+fn restore_command(
+    file: &Path,
+    config_file: &Path,
+    hs_dir: Option<PathBuf>,
+    torrc: &Path,
+) -> Result<()> {
+    let passphrase = read_passphrase()?;
+    let entries = backup::open(file, passphrase)?;
+    // The keys' places come from the config in place (the backup's, if there was none).
+    let hs_dir = match hs_dir {
+        Some(dir) => dir,
+        None => {
+            let config = Config::load(Some(config_file))
+                .or_else(|_| {
+                    let text = std::str::from_utf8(&entries["config/sealdrop.toml"])
+                        .unwrap_or_default()
+                        .to_owned();
+                    let scratch = tempfile::NamedTempFile::new()?;
+                    std::fs::write(scratch.path(), text)?;
+                    Config::load(Some(scratch.path())).map_err(anyhow::Error::from)
+                })
+                .context("reading the config to learn the listener")?;
+            onion_dir(&config, None, torrc)?
+        }
+    };
+    let targets = backup::Targets {
+        config_file,
+        hs_dir: &hs_dir,
+    };
+    let restored = backup::restore(&entries, &targets, |path| {
+        Config::load(Some(path)).ok().map(|c| backup::ConfigPaths {
+            data_dir: c.data_dir,
+            keys_file: c.keys_file,
+            desk_keys_file: c.desk_keys_file,
+        })
+    })?;
+    for path in &restored.written {
+        println!("restored  {}", path.display());
+    }
+    for path in &restored.unchanged {
+        println!("unchanged {}", path.display());
+    }
+    for path in &restored.set_aside {
+        println!(
+            "differs   {} (the backup's copy; compare it with the file in place and keep one)",
+            path.display()
+        );
+    }
+    println!(
+        "Restored. Start tor and the server, check the onion address in {}/hostname, and run \
+         `sealdrop doctor` and `sealdrop fingerprint`.",
+        hs_dir.display()
+    );
+    Ok(())
+}
+
+/// The transport passphrase: asked on a terminal, or one line of standard input.
+fn read_passphrase() -> Result<age::secrecy::SecretString> {
+    use std::io::BufRead;
+    if std::io::stdin().is_terminal() {
+        return age::cli_common::read_secret(
+            "The passphrase staff chose for the backup's transport (age -p)",
+            "Passphrase",
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot read the passphrase: {e}"));
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the passphrase from standard input")?;
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(!trimmed.is_empty(), "no passphrase on standard input");
+    Ok(age::secrecy::SecretString::from(trimmed.to_owned()))
 }

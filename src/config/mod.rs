@@ -147,6 +147,9 @@ pub struct Config {
     /// Most days a reply stays on the server after it is imported, whatever expiry the desk
     /// asked for: what a seized server can hold for a source is bounded by the operator.
     pub reply_keep_days: u32,
+    /// The retention period: `purge --retention` (the packaged timer) deletes what arrived more
+    /// than this many days ago. `None`: no retention period; the timer refuses to run.
+    pub retention_days: Option<u32>,
     /// How coarsely arrival is recorded.
     pub arrival_granularity: Granularity,
     pub limits: Limits,
@@ -173,6 +176,7 @@ impl Default for Config {
             keys_file: PathBuf::from("keys/recipients.txt"),
             desk_keys_file: PathBuf::from("keys/desk-keys.txt"),
             reply_keep_days: 30,
+            retention_days: None,
             arrival_granularity: Granularity::Day,
             limits: Limits::default(),
             abuse: Abuse::default(),
@@ -214,6 +218,7 @@ struct FileConfig {
     keys_file: Option<PathBuf>,
     desk_keys_file: Option<PathBuf>,
     reply_keep_days: Option<u32>,
+    retention_days: Option<u32>,
     arrival_granularity: Option<Granularity>,
     limits: Option<Limits>,
     abuse: Option<Abuse>,
@@ -272,6 +277,9 @@ impl Config {
         if let Some(days) = file.reply_keep_days {
             self.reply_keep_days = days;
         }
+        if let Some(days) = file.retention_days {
+            self.retention_days = Some(days);
+        }
         if let Some(desk_keys) = file.desk_keys_file {
             self.desk_keys_file = base.join(desk_keys);
         }
@@ -324,6 +332,9 @@ impl Config {
         env_override!("SEALDROP_DESK_KEYS_FILE" => self.desk_keys_file);
         env_override!("SEALDROP_REPLY_KEEP_DAYS" => self.reply_keep_days);
         env_override!("SEALDROP_ARRIVAL_GRANULARITY" => self.arrival_granularity);
+        if let Some(value) = var("SEALDROP_RETENTION_DAYS") {
+            self.retention_days = Some(parse("SEALDROP_RETENTION_DAYS", &value)?);
+        }
         env_override!("SEALDROP_COMMIT_BATCH_MAX" => self.commit_batch_max);
         if let Some(code) = var("SEALDROP_DEFAULT_LANGUAGE") {
             self.default_language = Some(parse("SEALDROP_DEFAULT_LANGUAGE", &code)?);
@@ -392,6 +403,12 @@ impl Config {
         }
         if !(1..=366).contains(&self.reply_keep_days) {
             return invalid("reply_keep_days", "must be from 1 to 366 days");
+        }
+        if self
+            .retention_days
+            .is_some_and(|d| !(1..=3660).contains(&d))
+        {
+            return invalid("retention_days", "must be from 1 to 3660 days");
         }
         let a = &self.abuse;
         if a.max_connections < 16 {

@@ -30,6 +30,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::config::Config;
+use crate::seal::Keyring;
 use crate::store::Store;
 use lang::PageLang;
 use pages::{render, FormPage};
@@ -44,7 +45,8 @@ use slots::UploadSlots;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub recipients: Arc<Recipients>,
+    /// The recipients, replaced on SIGHUP (`ops::serve`).
+    pub recipients: Arc<Keyring>,
     pub store: Store,
     /// One slot per upload being received (see `slots`).
     pub upload_slots: Arc<UploadSlots>,
@@ -72,7 +74,7 @@ impl AppState {
             UploadSlots::new(submit::REFUSAL_READERS, config.abuse.min_body_bytes_per_sec);
         AppState {
             config: Arc::new(config),
-            recipients: Arc::new(recipients),
+            recipients: Arc::new(Keyring::new(recipients)),
             store,
             upload_slots,
             gate: Arc::new(DerivationGate::new(CONCURRENT_DERIVATIONS)),

@@ -213,7 +213,7 @@ pub(super) async fn receive(
     let date = arrival_date(now, app.config.arrival_granularity);
     let target = room.map(|room| SealTarget {
         dirs: app.store.dirs().clone(),
-        recipients: app.recipients.clone(),
+        recipients: app.recipients.current(),
         arrived: date.start(),
         room,
     });

@@ -4,13 +4,16 @@
 //! Operator commands never create, clean up or migrate a data directory (only `serve` does), and
 //! they take the operator commands' lock (`store::lock`) while they work.
 
+pub mod backup;
 pub mod demo;
 pub mod desk_keys;
+pub mod doctor;
 pub mod export;
 pub mod import_outbox;
 pub mod preflight;
 pub mod purge;
 pub mod serve;
+pub mod tor_config;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

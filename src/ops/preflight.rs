@@ -59,8 +59,16 @@ fn refuse_secret_keys_near(config: &Config) -> Result<(), PreflightError> {
             let small_file = entry
                 .metadata()
                 .is_ok_and(|m| m.is_file() && m.len() <= MAX_KEY_FILE_BYTES);
-            // The index is SQLite and holds no keys; reading it would be slow, not safer.
-            if !small_file || path.extension().is_some_and(|e| e == "sqlite") {
+            // The index is SQLite and holds no keys; reading it would be slow, not safer. Its
+            // -wal and -shm files must not even be opened: closing any descriptor of a file
+            // drops every POSIX lock this process holds on it, so a reload (which runs this
+            // inside the server) would silently undo SQLite's own locks (seen in tests/reload.rs:
+            // acknowledged submissions that readers could no longer see).
+            let sqlite = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(crate::store::DB_FILE);
+            if !small_file || sqlite {
                 continue;
             }
             let bytes = std::fs::read(&path).unwrap_or_default();

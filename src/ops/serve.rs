@@ -2,14 +2,18 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::signal::unix::Signal;
 
 use sealdrop_bundle::signing;
 
 use crate::config::{Config, Listen};
-use crate::events::event;
+use crate::events::{chain, event};
 use crate::intake::server::{Guard, Listener};
 use crate::intake::{self, AppState};
 use crate::ops::preflight::{preflight, PreflightError};
+use crate::seal::Keyring;
 use crate::store::lock::LockError;
 use crate::store::{Quota, Store, StoreError};
 
@@ -91,6 +95,10 @@ where
         .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
         let shutdown = shutdown();
+        // Before anyone is told where the server listens: a SIGHUP must never find the default
+        // action (exit) in place.
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(ServeError::Runtime)?;
         let listener =
             Listener::bind(&config.listen)
                 .await
@@ -105,7 +113,13 @@ where
             config.data_dir.display()
         ));
         let guard = Guard::new(&config.abuse);
-        let app = intake::router(AppState::new(config, recipients, store));
+        let state = AppState::new(config.clone(), recipients, store);
+        tokio::spawn(reload_on_hangup(
+            hangups,
+            config,
+            Arc::clone(&state.recipients),
+        ));
+        let app = intake::router(state);
         listener
             .serve(app, guard, shutdown)
             .await
@@ -113,6 +127,31 @@ where
         event("stopped");
         Ok(())
     })
+}
+
+/// On each SIGHUP (`systemctl reload sealdrop`), read the recipients again, with the same checks
+/// as at start, and seal later submissions to them. A file that fails a check changes nothing:
+/// the server keeps sealing to the keys it has, and says why in the log.
+async fn reload_on_hangup(mut hangups: Signal, config: Config, keyring: Arc<Keyring>) {
+    while hangups.recv().await.is_some() {
+        let config = config.clone();
+        let checked = tokio::task::spawn_blocking(move || preflight(&config)).await;
+        match checked {
+            Ok(Ok(recipients)) => {
+                let count = recipients.len();
+                keyring.replace(recipients);
+                event(format!(
+                    "reloaded the recipients: sealing to {count} recipient(s)"
+                ));
+            }
+            Ok(Err(e)) => event(format!(
+                "reload refused, still sealing to the {} recipient(s) loaded before: {}",
+                keyring.current().len(),
+                chain(&e)
+            )),
+            Err(e) => event(format!("reload failed: {e}")),
+        }
+    }
 }
 
 /// Raise the soft descriptor limit to the hard one (1,024 by default, too few for the connection
