@@ -91,8 +91,6 @@ struct Sent {
     acknowledged: bool,
 }
 
-const RECEIVED: &str = "Received. Thank you.";
-
 pub fn run(settings: &Settings) -> Figures {
     sealdrop_powercut::check_fuse().unwrap_or_else(|e| panic!("{e}"));
     let mut figures = Figures::default();
@@ -276,7 +274,10 @@ fn client(addr: SocketAddr, kind: Client, seed: u64, stop: &AtomicBool, out: &Mu
         }
         let response = try_post(addr, &form);
         let acknowledged = response.is_some_and(|r| {
-            r.status == 200 && String::from_utf8_lossy(&r.body).contains(RECEIVED)
+            // A stored submission answers 303 to the received page (post/redirect/get).
+            r.status == 303
+                && r.header("location")
+                    .is_some_and(|l| l.starts_with("/received"))
         });
         let failed = !acknowledged;
         out.lock().unwrap().push(Sent {
