@@ -27,7 +27,7 @@ fn submit(setup: &Setup, server: &Server, message: &str) -> std::path::PathBuf {
     let before: Vec<String> = setup.submissions().into_iter().map(|r| r.id).collect();
     server
         .post("/submit", &Multipart::new().text("message", message))
-        .assert_page(200, "Received. Thank you.");
+        .assert_received();
     let row = setup
         .submissions()
         .into_iter()

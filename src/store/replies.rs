@@ -100,7 +100,10 @@ pub fn delete_expired(
     data_dir: &Path,
     today: Date,
 ) -> Result<usize, StoreError> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock before reading. A deferred transaction that reads first
+    // cannot become a writer if the commit thread wrote in between (SQLITE_BUSY_SNAPSHOT, 517,
+    // which busy_timeout does not wait out); it failed this way at every start-up.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let ids: Vec<String> = {
         let mut stmt = tx.prepare("SELECT id FROM replies WHERE expires < ?1")?;
         let ids = stmt
