@@ -17,7 +17,8 @@ use sealdrop_core::Envelope;
 pub use sealdrop_core::wiped::render;
 
 /// Source text made safe for a terminal, written without copying: control characters (escape
-/// sequences included) and text-direction overrides become U+FFFD. With `multiline`, newlines
+/// sequences included) and direction characters (overrides, embeddings, isolates and marks)
+/// become U+FFFD. With `multiline`, newlines
 /// and tabs are kept; otherwise they become spaces. With `max_chars`, longer text is cut with "…".
 pub struct Safe<'a> {
     pub text: &'a str,
@@ -69,7 +70,13 @@ impl fmt::Display for Safe<'_> {
                 '\n' | '\t' => c,
                 '\r' => '\n',
                 c if c.is_control() => '\u{fffd}',
-                '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+                // Every direction character (Unicode's Bidi_Control): embeddings, overrides,
+                // isolates, and the marks, which are invisible strong characters.
+                '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}' => '\u{fffd}',
                 c => c,
             };
             f.write_char(out)?;
@@ -366,6 +373,24 @@ mod tests {
         assert!(!safe.contains('\u{202e}'));
         assert!(safe.ends_with("\nnext"));
         assert!(!terminal_safe("a\nb\tc", false).contains(['\n', '\t']));
+    }
+
+    /// Found by the `terminal` fuzz target: the direction marks (LRM, RLM, ALM) passed. Each is
+    /// an invisible strong left-to-right or right-to-left character, so it reorders the
+    /// punctuation and spaces around it on screen.
+    #[test]
+    fn every_direction_character_is_defused() {
+        let marks = "a\u{200e}b\u{200f}c\u{61c}d\u{202e}e\u{2067}f\u{2069}g";
+        for safe in [
+            terminal_safe(marks, false),
+            terminal_safe(marks, true),
+            render(|w| write!(w, "{}", Safe::cut(marks, 100))),
+        ] {
+            assert_eq!(
+                safe.as_str(),
+                "a\u{fffd}b\u{fffd}c\u{fffd}d\u{fffd}e\u{fffd}f\u{fffd}g"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,130 @@
+//! What the fuzz targets share: how an input is cut into pieces, the invariants on text, a
+//! fixed test key to sign fuzzer-made manifests with, and a scratch file for the readers that
+//! take a path.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+
+/// The boundaries the multipart targets choose from (by the input's first byte): a browser's,
+/// the shortest, and one made of the odd characters RFC 2046 allows, space included.
+pub const BOUNDARIES: [&str; 3] = ["----WebKitFormBoundaryQx3b8Yk1", "x", "'()+_,-./:=? z"];
+
+/// A multipart input, as the fuzzer writes it:
+///
+/// ```text
+/// byte 0       the boundary (index into BOUNDARIES, modulo 3)
+/// byte 1       k, how many piece lengths follow (0: the body arrives in one piece)
+/// k bytes      piece lengths, used in turn and over again until the body is used up
+///              (0 is an empty piece, which a stream may send too)
+/// the rest     the body
+/// ```
+///
+/// So the fuzzer chooses the split points itself, and one-byte pieces are one byte away.
+pub struct MultipartInput<'a> {
+    pub boundary: &'static str,
+    pub lengths: &'a [u8],
+    pub body: &'a [u8],
+}
+
+impl<'a> MultipartInput<'a> {
+    pub fn parse(data: &'a [u8]) -> Option<Self> {
+        let (&which, rest) = data.split_first()?;
+        let (&k, rest) = rest.split_first()?;
+        let k = usize::from(k).min(rest.len());
+        let (lengths, body) = rest.split_at(k);
+        Some(MultipartInput {
+            boundary: BOUNDARIES[usize::from(which) % BOUNDARIES.len()],
+            lengths,
+            body,
+        })
+    }
+
+    /// The body in the pieces the input chose.
+    pub fn pieces(&self) -> Vec<Bytes> {
+        let piece = |range: std::ops::Range<usize>| Bytes::copy_from_slice(&self.body[range]);
+        if self.lengths.iter().all(|&l| l == 0) {
+            // Empty pieces (if any), then the whole body.
+            let mut pieces: Vec<Bytes> = self.lengths.iter().map(|_| Bytes::new()).collect();
+            pieces.push(piece(0..self.body.len()));
+            return pieces;
+        }
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        for &len in self.lengths.iter().cycle() {
+            if at >= self.body.len() {
+                break;
+            }
+            let end = (at + usize::from(len)).min(self.body.len());
+            pieces.push(piece(at..end));
+            at = end;
+        }
+        pieces
+    }
+}
+
+/// A body arriving in the given pieces, each at once (a stream that never waits).
+pub struct Pieces(pub VecDeque<Bytes>);
+
+impl futures_util::Stream for Pieces {
+    type Item = Result<Bytes, std::io::Error>;
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+/// Run a future on a fresh single-threaded runtime (with time, for the PROXY deadline).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime")
+        .block_on(future)
+}
+
+/// The characters that change the direction of text around them (Unicode's Bidi_Control
+/// property): the overrides and embeddings that make `invoice\u{202e}fdp.exe` read as
+/// `invoiceexe.pdf`, the isolates, and the marks.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Panic, quoting the text escaped, if `text` holds a control character (other than those in
+/// `allowed`) or a direction character.
+pub fn assert_terminal_safe(what: &str, text: &str, allowed: &[char]) {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| (c.is_control() && !allowed.contains(&c)) || is_bidi_control(c))
+    {
+        panic!("{what} holds {c:?}: {text:?}");
+    }
+}
+
+/// The fixed key the targets sign fuzzer-made manifests with, so that the fuzzer gets past the
+/// signature check to the parsing and validation behind it. A test key: never a real one.
+pub fn test_key(n: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[n; 32])
+}
+
+/// A scratch file of this process (on /dev/shm when it exists, so that no disk is worn), for
+/// readers that open a path.
+pub fn scratch_file(name: &str) -> PathBuf {
+    let dir = ["/dev/shm"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    dir.join(format!("sealdrop-fuzz-{}-{name}", std::process::id()))
+}
+
+/// Write `bytes` to `path` (replacing it) with file mode `mode`.
+pub fn write_file(path: &std::path::Path, bytes: &[u8], mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes).expect("the scratch file can be written");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .expect("the scratch file's mode can be set");
+}
