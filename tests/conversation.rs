@@ -378,7 +378,7 @@ fn a_codename_typed_differently_opens_its_inbox_to_read_delete_follow_up_and_log
     );
     assert_eq!(sent.status, 303);
     let form = Multipart::new()
-        .text("message", "two")
+        .text("message", "two <b> files & more")
         .file("files", "c.txt", "text/plain", b"c")
         .file("files", "d.txt", "text/plain", b"d");
     let refused = request(
@@ -388,8 +388,23 @@ fn a_codename_typed_differently_opens_its_inbox_to_read_delete_follow_up_and_log
         Some(&cookie),
         Some((&form.content_type(), &form.body())),
     );
-    assert_ne!(refused.status, 303);
     assert_eq!(setup.submissions().len(), 3);
+    // Nothing typed is lost: the inbox comes back with the problem, the replies and the text
+    // (escaped) in the follow-up form, never cached.
+    assert_eq!(refused.status, 400);
+    let page = refused.text();
+    assert!(page.contains("Your report was not sent"), "{page}");
+    assert!(page.contains("Second reply"), "the replies are still shown");
+    assert!(
+        page.contains(">two &#60;b&#62; files &#38; more</textarea>"),
+        "the follow-up's text comes back: {page}"
+    );
+    assert!(!page.contains("two <b>"));
+    assert!(
+        !page.contains("maxlength"),
+        "a longer text is never cut silently"
+    );
+    assert_eq!(refused.header("cache-control"), Some("no-store"));
 
     // Logging out ends the session: the cookie no longer opens the inbox.
     let out = request(server.addr, "POST", "/logout?lang=en", Some(&cookie), None);

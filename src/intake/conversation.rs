@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 use super::i18n::Lang;
 use super::lang::PageLang;
 use super::pages::{render, render_wiped, CodenamePage, InboxPage, PageCtx, ShownReply};
-use super::refusal::Refusal;
+use super::refusal::{Kept, Refusal};
 use super::server::ConnCtx;
 use super::session::{clear_cookie, set_cookie, SessionData};
 use super::submit::{receive, Thread};
@@ -214,6 +214,18 @@ pub async fn inbox(
     let Some(session) = app.sessions.get(&headers) else {
         return to_login(lang);
     };
+    inbox_page(&app, lang, session, query.sent.is_some(), None).await
+}
+
+/// The inbox: the replies, each decrypted in memory, and the follow-up form; with a refused
+/// follow-up's problem and its text put back, when there is one.
+async fn inbox_page(
+    app: &AppState,
+    lang: Lang,
+    session: Arc<SessionData>,
+    sent: bool,
+    refused: Option<(Refusal, Kept)>,
+) -> Response {
     let store = app.store.clone();
     let read = tokio::task::spawn_blocking(move || read_replies(&store, &session)).await;
     let replies = match read {
@@ -227,23 +239,36 @@ pub async fn inbox(
         }
         Err(_) => return Refusal::Internal.page(lang, &app.config),
     };
-    let text_bytes: usize = replies
+    let mut text_bytes: usize = replies
         .iter()
         .map(|r| r.text.as_ref().map_or(0, |t| t.len()))
         .sum();
-    let limits = &app.config.limits;
-    render_wiped(
-        StatusCode::OK,
+    let (status, refusal, problem, message) = match refused {
+        Some((refusal, mut kept)) => {
+            let problem = refusal.refused(lang, &app.config, &mut kept);
+            let message = kept.message.unwrap_or_default();
+            text_bytes += message.len() + problem.body.len();
+            (refusal.status(), Some(refusal), Some(problem), message)
+        }
+        None => (StatusCode::OK, None, None, Zeroizing::new(String::new())),
+    };
+    let response = render_wiped(
+        status,
         &InboxPage {
             page: PageCtx::new(lang, &app.config),
             replies,
-            sent: query.sent.is_some(),
-            message_maxlength: limits.max_message_bytes / 3,
-            files_allowed: limits.max_files > 0,
+            sent,
+            files_allowed: app.config.limits.max_files > 0,
+            refused: problem,
+            message,
         },
         // Escaping makes a character at most 6 bytes ("&quot;" for `"`).
         32 * 1024 + 6 * text_bytes,
-    )
+    );
+    match refusal {
+        Some(refusal) => refusal.with_retry_after(response),
+        None => response,
+    }
 }
 
 /// The session's unexpired replies, in order, each decrypted in memory.
@@ -327,11 +352,11 @@ pub async fn send(
         return to_login(lang);
     };
     let client = conn.map(|Extension(ctx)| ctx.client);
-    let thread = Thread::FollowUp(session);
+    let thread = Thread::FollowUp(Arc::clone(&session));
     match receive(&app, client.as_deref(), &headers, body, &thread).await {
         Ok(_) => see_other(format!("/inbox?lang={}&sent=1", lang.code())),
-        // The follow-up form lives in the inbox; its text is not given back (yet).
-        Err((refusal, _kept)) => refusal.page(lang, &app.config),
+        // Nothing typed is lost: the inbox again, with the problem and the text put back.
+        Err((refusal, kept)) => inbox_page(&app, lang, session, false, Some((refusal, kept))).await,
     }
 }
 

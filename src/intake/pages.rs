@@ -149,8 +149,11 @@ pub struct InboxPage {
     pub page: PageCtx,
     pub replies: Vec<ShownReply>,
     pub sent: bool,
-    pub message_maxlength: u64,
     pub files_allowed: bool,
+    /// A follow-up that was refused: what went wrong; its text is back in `message`.
+    pub refused: Option<Refused>,
+    /// The refused follow-up's text (wiped memory; the page is rendered into wiped memory too).
+    pub message: Zeroizing<String>,
 }
 
 #[derive(Template)]

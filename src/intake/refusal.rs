@@ -91,31 +91,37 @@ impl Refusal {
     /// The form again, with what the source typed put back, what went wrong, and which files
     /// to choose again. Rendered into wiped memory; like every page but the fresh form, the
     /// response is `no-store`.
-    pub fn form_again(self, lang: Lang, config: &Config, kept: Kept) -> Response {
+    pub fn form_again(self, lang: Lang, config: &Config, mut kept: Kept) -> Response {
         let mut form = FormPage::new(lang, config);
-        let t = form.page.t;
-        let (title, body) = self.words(lang, config);
-        let files_again = (kept.files_counted && kept.files > 0).then(|| {
-            t.files_again_count
-                .replace("{count}", &kept.files.to_string())
-        });
         form.page.switch_by_form = true;
-        form.refused = Some(Refused {
-            switched: self == Refusal::SwitchLanguage,
-            title,
-            body,
-            text_kept: kept.message.is_some(),
-            files_again,
-            file_names: kept.file_names,
-            files_unknown: !kept.files_counted,
-        });
+        form.refused = Some(self.refused(lang, config, &mut kept));
         form.message = kept.message.unwrap_or_default();
         form.contact = kept.contact.unwrap_or_default();
         let capacity = form.capacity();
         self.with_retry_after(render_wiped(self.status(), &form, capacity))
     }
 
-    fn with_retry_after(self, mut response: Response) -> Response {
+    /// What went wrong, for a form shown again with what was kept (the report form, or the
+    /// inbox's follow-up form). Takes the file names out of `kept`.
+    pub fn refused(self, lang: Lang, config: &Config, kept: &mut Kept) -> Refused {
+        let (title, body) = self.words(lang, config);
+        let files_again = (kept.files_counted && kept.files > 0).then(|| {
+            lang.strings()
+                .files_again_count
+                .replace("{count}", &kept.files.to_string())
+        });
+        Refused {
+            switched: self == Refusal::SwitchLanguage,
+            title,
+            body,
+            text_kept: kept.message.is_some(),
+            files_again,
+            file_names: std::mem::take(&mut kept.file_names),
+            files_unknown: !kept.files_counted,
+        }
+    }
+
+    pub fn with_retry_after(self, mut response: Response) -> Response {
         if matches!(self, Refusal::Busy | Refusal::Full) {
             response
                 .headers_mut()
