@@ -401,6 +401,11 @@ fn a_codename_typed_differently_opens_its_inbox_to_read_delete_follow_up_and_log
     );
     assert!(!page.contains("two <b>"));
     assert!(
+        page.contains("<p>A message, one file, or both. Send one file at a time"),
+        "the follow-up's own limit, not the report form's"
+    );
+    assert!(!page.contains("at most 20 files"));
+    assert!(
         !page.contains("maxlength"),
         "a longer text is never cut silently"
     );

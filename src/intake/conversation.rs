@@ -245,7 +245,11 @@ async fn inbox_page(
         .sum();
     let (status, refusal, problem, message) = match refused {
         Some((refusal, mut kept)) => {
-            let problem = refusal.refused(lang, &app.config, &mut kept);
+            let mut problem = refusal.refused(lang, &app.config, &mut kept);
+            if refusal == Refusal::TooManyFiles {
+                // The report form's limit is not this form's: a follow-up takes one file.
+                problem.body = lang.strings().followup_hint.to_owned();
+            }
             let message = kept.message.unwrap_or_default();
             text_bytes += message.len() + problem.body.len();
             (refusal.status(), Some(refusal), Some(problem), message)
