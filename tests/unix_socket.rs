@@ -75,7 +75,12 @@ fn serves_and_receives_on_a_unix_socket_then_removes_it() {
     .into_bytes();
     request.extend_from_slice(&body);
     let received = exchange(&socket, &request);
-    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    // Stored: post/redirect/get to the received page.
+    assert!(received.starts_with("HTTP/1.1 303"), "{received}");
+    assert!(
+        received.contains("\r\nlocation: /received?lang="),
+        "{received}"
+    );
 
     let (_, opened) = setup.only_submission();
     assert_eq!(opened.field("message"), Some("Через сокет: брат задержан"));
