@@ -595,8 +595,8 @@ fn conversation_report(dir: &Path, secs: u64) {
         .set(codename.to_string_in(Lang::En).to_string())
         .unwrap();
     let logins = rate(server.port, 4, secs, 303, login_request);
-    let plain = rate(server.port, 32, secs, 200, |n| tip_request(false, n));
-    let opted_in = rate(server.port, 32, secs, 200, |n| tip_request(true, n));
+    let plain = rate(server.port, 32, secs, 303, |n| tip_request(false, n));
+    let opted_in = rate(server.port, 32, secs, 303, |n| tip_request(true, n));
 
     // An inbox of 50 replies, each a 4 KiB-class age file to the codename's recipient.
     let derived = codename.derive(&DerivationGate::new(1));
@@ -792,8 +792,8 @@ fn allocator_report(dir: &Path, secs: u64, mib: u64, rounds: usize) {
         let t = Instant::now();
         assert_eq!(
             upload(server.port, &file),
-            200,
-            "the large upload was refused"
+            303,
+            "the large upload was refused (a stored one is a 303)"
         );
         let took = t.elapsed().as_secs_f64();
         let _ = std::fs::remove_dir_all(&server.data_dir);
@@ -866,7 +866,11 @@ fn memory_report(dir: &Path, count: usize, mib: u64) {
         })
         .collect();
     for u in uploads {
-        assert_eq!(u.join().unwrap(), 200, "a concurrent upload was refused");
+        assert_eq!(
+            u.join().unwrap(),
+            303,
+            "a concurrent upload was refused (a stored one is a 303)"
+        );
     }
     println!(
         "memory, {count} concurrent {mib} MiB uploads ({:.1} s): server peak RSS {:.1} MiB \
