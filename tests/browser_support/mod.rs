@@ -66,6 +66,22 @@ pub struct Driver {
 }
 
 impl Driver {
+    /// Wait until the WebDriver server just started on `port` answers that it is ready.
+    fn connect(process: Child, port: u16, name: &str) -> Driver {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut driver = Driver {
+            process,
+            addr,
+            session: None,
+        };
+        let ready = wait_until(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(addr).is_ok()
+                && driver.call("GET", "/status", None)["ready"] == true
+        });
+        assert!(ready, "{name} did not become ready");
+        driver
+    }
+
     pub fn start(profile: &Path) -> Driver {
         Driver::start_with(profile, false)
     }
@@ -117,17 +133,7 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("starting geckodriver");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut driver = Driver {
-            process,
-            addr,
-            session: None,
-        };
-        let ready = wait_until(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(addr).is_ok()
-                && driver.call("GET", "/status", None)["ready"] == true
-        });
-        assert!(ready, "geckodriver did not become ready");
+        let mut driver = Driver::connect(process, port, "geckodriver");
         let caps = json!({
             "capabilities": {
                 "alwaysMatch": {
@@ -216,17 +222,7 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("starting chromedriver");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut driver = Driver {
-            process,
-            addr,
-            session: None,
-        };
-        let ready = wait_until(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(addr).is_ok()
-                && driver.call("GET", "/status", None)["ready"] == true
-        });
-        assert!(ready, "chromedriver did not become ready");
+        let mut driver = Driver::connect(process, port, "chromedriver");
         let mut caps = json!({
             "capabilities": {
                 "alwaysMatch": {
