@@ -69,7 +69,7 @@ impl Driver {
     /// Wait until the WebDriver server just started on `port` answers that it is ready.
     fn connect(process: Child, port: u16, name: &str) -> Driver {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut driver = Driver {
+        let driver = Driver {
             process,
             addr,
             session: None,
