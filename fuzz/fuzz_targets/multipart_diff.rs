@@ -171,8 +171,9 @@ const EXCEPTIONS: &[(&str, Check)] = &[
     }),
     // multer finds `name` and `filename` by searching the header value for the word, so it
     // reads `filename*=...` (RFC 7578 §4.2: not to be used; Sealdrop ignores it) as a broken
-    // `filename` and gives up on the parameter, reads `names=` likewise, and reads a quoted
-    // value holding `; name=x` as a parameter. Sealdrop reads parameters, not words.
+    // `filename` and gives up on the parameter, reads `names=` likewise, reads a quoted
+    // value holding `; name=x` as a parameter, and finds `name=` at the end of a longer
+    // parameter name such as `namename=`. Sealdrop reads parameters, not words.
     (
         "`filename*` ignored; parameters are not words in a value",
         |_, _, dispositions| {
@@ -220,14 +221,20 @@ fn each_param(dispositions: &[Vec<u8>], test: impl Fn(&Param<'_>, &str) -> bool)
     })
 }
 
-/// Where multer's search for `word` lands in a disposition value: the first occurrence at the
-/// start of the value or after whitespace or `;`, if `=` follows it (past whitespace).
+/// Where multer's search for `word` lands in a disposition value (multer 3.1,
+/// `ContentDispositionAttr::extract_from`): the first occurrence at the start of the value or
+/// after whitespace or `;`, if `=` follows it (past whitespace). After skipping an occurrence
+/// that is part of a longer word, multer searches on from the end of that occurrence and no
+/// longer checks the byte before a match found right there: in `` `namename= `` the second
+/// `name` counts. The model follows it exactly.
 fn first_word_multer_sees(value: &str, word: &str) -> Option<usize> {
     let bytes = value.as_bytes();
     let mut from = 0;
     while let Some(i) = value[from..].find(word).map(|i| from + i) {
+        // multer looks at the byte before only when the match is not at its slice's start.
+        let checked = i > from;
         from = i + word.len();
-        if i > 0 && !(bytes[i - 1].is_ascii_whitespace() || bytes[i - 1] == b';') {
+        if checked && !(bytes[i - 1].is_ascii_whitespace() || bytes[i - 1] == b';') {
             continue;
         }
         // multer gives up (no value) when `=` does not follow: a miss all the same.
