@@ -23,6 +23,9 @@ struct World {
     torrc: PathBuf,
     systemd: PathBuf,
     hs_dir: PathBuf,
+    /// The system whose swap and journal doctor judges (`--host-root`): no swap, no journald
+    /// config, no /var/log/journal, until a test lays them out.
+    host: PathBuf,
     server: Option<Child>,
 }
 
@@ -75,6 +78,13 @@ fn world() -> World {
     setup.set("SEALDROP_LISTEN", &format!("unix:{}", socket.display()));
     setup.set("SEALDROP_PROXY_PROTOCOL", "true");
     setup.set("SEALDROP_MIN_FREE_INODES", "100");
+    let host = root.join("host");
+    std::fs::create_dir_all(host.join("proc")).unwrap();
+    std::fs::write(
+        host.join("proc/swaps"),
+        "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
+    )
+    .unwrap();
     let desk_keys = root.join("keys").join("desk-keys.txt");
     setup.set("SEALDROP_DESK_KEYS_FILE", desk_keys.to_str().unwrap());
     World {
@@ -83,6 +93,7 @@ fn world() -> World {
         torrc,
         systemd,
         hs_dir,
+        host,
         server: None,
     }
 }
@@ -123,6 +134,8 @@ impl World {
             "root",
             "--systemd-dir",
             self.systemd.to_str().unwrap(),
+            "--host-root",
+            self.host.to_str().unwrap(),
         ]);
         (
             ran.status.success(),
@@ -163,6 +176,8 @@ fn a_healthy_installation_passes() {
         "socket",
         "tor access",
         "tor config",
+        "swap",
+        "journal",
     ] {
         assert!(line_for(&out, check).starts_with("ok"), "{check}:\n{out}");
     }
@@ -376,4 +391,104 @@ fn write_config_file(w: &World) -> PathBuf {
     )
     .unwrap();
     path
+}
+
+/// The line for `check` of a doctor run (which may pass or fail for other reasons).
+fn doctor_line(w: &World, check: &str) -> String {
+    line_for(&w.doctor().1, check)
+}
+
+#[test]
+fn swap_in_clear_is_named_and_encrypted_or_in_memory_swap_is_not() {
+    use std::os::unix::fs::{symlink, MetadataExt};
+    let mut w = world();
+    w.start();
+    let host = w.host.clone();
+    // A swap file on this test's filesystem, which the fake /sys shows as a plain disk.
+    std::fs::write(host.join("swapfile"), b"").unwrap();
+    let dev = std::fs::metadata(host.join("swapfile")).unwrap().dev();
+    let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
+    let block = host.join("sys/dev/block").join(format!("{major}:{minor}"));
+    std::fs::create_dir_all(&block).unwrap();
+    std::fs::write(
+        host.join("proc/swaps"),
+        "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+         /swapfile                               file\t\t1048572\t\t0\t\t-2\n",
+    )
+    .unwrap();
+    let line = w.expect_problem("swap", &["/swapfile", "not encrypted", "swapoff /swapfile"]);
+    assert!(line.contains("deploy/README.md"), "{line}");
+
+    // The same file on dm-crypt.
+    std::fs::create_dir_all(block.join("dm")).unwrap();
+    std::fs::write(block.join("dm/uuid"), "CRYPT-PLAIN-swap\n").unwrap();
+    std::fs::write(block.join("dm/name"), "swap\n").unwrap();
+    let line = doctor_line(&w, "swap");
+    assert!(line.starts_with("ok"), "{line}");
+    assert!(line.contains("encrypted, /dev/mapper/swap"), "{line}");
+    let (passed, out) = w.doctor();
+    assert!(passed, "{out}");
+
+    // LVM on LUKS: the logical volume is not dm-crypt, the device under it is.
+    std::fs::write(block.join("dm/uuid"), "LVM-abc\n").unwrap();
+    let line = doctor_line(&w, "swap");
+    assert!(line.starts_with("PROBLEM"), "LVM alone is not encryption: {line}");
+    let crypt = host.join("sys/devices/virtual/block/dm-0");
+    std::fs::create_dir_all(crypt.join("dm")).unwrap();
+    std::fs::write(crypt.join("dm/uuid"), "CRYPT-LUKS2-0123-sda3_crypt\n").unwrap();
+    std::fs::write(crypt.join("dm/name"), "sda3_crypt\n").unwrap();
+    std::fs::create_dir_all(block.join("slaves")).unwrap();
+    symlink(&crypt, block.join("slaves/dm-0")).unwrap();
+    let line = doctor_line(&w, "swap");
+    assert!(line.starts_with("ok"), "{line}");
+    assert!(line.contains("/dev/mapper/sda3_crypt"), "{line}");
+
+    // A swap partition in compressed memory (zram): its device node's sysfs entry is zram0.
+    symlink("/dev/null", host.join("zram0")).unwrap();
+    let rdev = std::fs::metadata("/dev/null").unwrap().rdev();
+    let zram = host.join("sys/devices/virtual/block/zram0");
+    std::fs::create_dir_all(&zram).unwrap();
+    symlink(
+        &zram,
+        host.join("sys/dev/block").join(format!(
+            "{}:{}",
+            rustix::fs::major(rdev),
+            rustix::fs::minor(rdev)
+        )),
+    )
+    .unwrap();
+    std::fs::write(
+        host.join("proc/swaps"),
+        "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n\
+         /zram0                                  partition\t1048572\t\t0\t\t100\n",
+    )
+    .unwrap();
+    let line = doctor_line(&w, "swap");
+    assert!(line.starts_with("ok") && line.contains("in memory"), "{line}");
+}
+
+#[test]
+fn a_journal_kept_on_disk_is_said() {
+    let w = world();
+    let host = w.host.clone();
+    assert!(doctor_line(&w, "journal").starts_with("ok"));
+    // Debian 12 as installed: Storage=auto, and /var/log/journal exists.
+    std::fs::create_dir_all(host.join("var/log/journal")).unwrap();
+    std::fs::create_dir_all(host.join("etc/systemd")).unwrap();
+    std::fs::write(
+        host.join("etc/systemd/journald.conf"),
+        "[Journal]\n#Storage=auto\n",
+    )
+    .unwrap();
+    let line = doctor_line(&w, "journal");
+    assert!(line.starts_with("note"), "{line}");
+    assert!(line.contains("Storage=volatile"), "{line}");
+    // As the guide says to set it.
+    std::fs::write(
+        host.join("etc/systemd/journald.conf"),
+        "[Journal]\nStorage=volatile\n",
+    )
+    .unwrap();
+    let line = doctor_line(&w, "journal");
+    assert!(line.starts_with("ok"), "{line}");
 }

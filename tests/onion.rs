@@ -24,8 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{decrypt_with, parse_envelope, Conn, Multipart, Response};
-use tor_network::{progress, require, socks5_connect, tail, Network, OnionService};
+use tor_network::{progress, require, source, Network, OnionService};
 
 /// The whole test must end well inside CI's time; each phase has its own bound too.
 const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -442,40 +441,6 @@ fn start_server(mut cmd: Command) -> (ServerGuard, String) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP through the onion
-
-/// One request through the client's SOCKS port to the onion service.
-fn onion_exchange(
-    socks: std::net::SocketAddr,
-    onion: &str,
-    request: &[u8],
-) -> Result<Response, String> {
-    let stream = socks5_connect(socks, onion, 80, Duration::from_secs(30))
-        .map_err(|e| format!("SOCKS5 CONNECT {onion}:80 failed: {e:?}"))?;
-    let mut conn = Conn { stream };
-    if !conn.send(request) {
-        return Err("the onion connection closed while sending".into());
-    }
-    conn.read_response()
-        .ok_or_else(|| "the onion connection closed without a response".into())
-}
-
-fn get_request(onion: &str, path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: {onion}\r\nConnection: close\r\n\r\n").into_bytes()
-}
-
-/// The strict headers; `cache` is what the response may say (the fresh form may be kept by the
-/// browser so Back refills it: docs/ARCHITECTURE.md).
-fn assert_strict_headers(r: &Response, cache: &str) {
-    let csp = r.header("content-security-policy").expect("a CSP header");
-    assert!(csp.contains("default-src 'none'"), "CSP {csp:?}");
-    assert!(csp.contains("frame-ancestors 'none'"), "CSP {csp:?}");
-    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
-    assert_eq!(r.header("cache-control"), Some(cache));
-    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-}
-
-// ---------------------------------------------------------------------------------------------
 
 #[test]
 fn a_source_submits_through_a_real_onion_service_as_shipped() {
@@ -638,63 +603,12 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
     let phase = Instant::now();
     let hostname_file = PathBuf::from(&hs_dir).join("hostname");
     let deadline = Instant::now() + REACH_TIMEOUT;
-    let onion = loop {
-        if let Ok(h) = std::fs::read_to_string(&hostname_file) {
-            break h.trim().to_owned();
-        }
-        net.assert_all_running();
-        assert!(Instant::now() < deadline, "no {}", hostname_file.display());
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let onion = source::onion_address(&mut net, &hostname_file, deadline);
     progress(t0, &format!("onion address {onion}"));
-    let mut attempts = 0;
-    let mut last_error = String::new();
-    let form_page = loop {
-        attempts += 1;
-        match onion_exchange(net.socks, &onion, &get_request(&onion, "/")) {
-            Ok(r) => break r,
-            Err(e) => {
-                if e != last_error {
-                    progress(t0, &format!("not reachable yet (attempt {attempts}): {e}"));
-                    last_error = e;
-                }
-            }
-        }
-        net.assert_all_running();
-        let info = std::fs::read_to_string(tor_data.join("info.log")).unwrap_or_default();
-        if let Some(line) = info
-            .lines()
-            .find(|l| l.contains("connect() to socket failed: Permission denied"))
-        {
-            let meta = std::fs::metadata(&socket).unwrap();
-            panic!(
-                "tor (user _tor-sealdrop, no supplementary groups) may not connect to the intake's \
-                 socket {} (mode {:o}, uid {}, gid {}; its directory as above). Tor's info log \
-                 says:\n{line}",
-                socket.display(),
-                meta.mode() & 0o7777,
-                meta.uid(),
-                meta.gid()
-            );
-        }
-        if Instant::now() > deadline {
-            let info = std::fs::read_to_string(tor_data.join("info.log")).unwrap_or_default();
-            let denied: Vec<&str> = info
-                .lines()
-                .filter(|l| l.contains("Permission denied") || l.contains("unix"))
-                .take(5)
-                .collect();
-            panic!(
-                "the onion service was not reachable within {REACH_TIMEOUT:?} ({attempts} \
-                 attempts; last: {last_error}).\nThe onion service's info log about the socket:\n{}\n\
-                 its notices:\n{}\nserver stderr:\n{}",
-                denied.join("\n"),
-                tail(&net.onion_service().notices(), 20),
-                server.stderr()
-            );
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    };
+    let (form_page, attempts) =
+        source::reach_form_page(&mut net, &onion, &socket, deadline, &|| {
+            format!("server stderr:\n{}", server.stderr())
+        });
     let reach = phase.elapsed();
     progress(
         t0,
@@ -710,60 +624,21 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
         form_page.title()
     );
     assert!(form_page.text().contains("multipart/form-data"));
-    assert_strict_headers(&form_page, "private, no-cache");
+    source::assert_strict_headers(&form_page, "private, no-cache");
 
     // The tip, with a file, through the onion.
     let phase = Instant::now();
-    let message = format!("Через луковицу: {}", common::random_hex(8));
-    let evidence = common::random_bytes(40_000);
-    let form = Multipart::new()
-        .text("message", &message)
-        .text("contact", "")
-        .file("files", "протокол.pdf", "application/pdf", &evidence);
-    let body = form.body();
-    let mut request = format!(
-        "POST /submit HTTP/1.1\r\nHost: {onion}\r\nConnection: close\r\nContent-Type: {}\r\n\
-         Content-Length: {}\r\n\r\n",
-        form.content_type(),
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(&body);
-    let received = onion_exchange(net.socks, &onion, &request)
-        .unwrap_or_else(|e| panic!("submitting through the onion: {e}"));
+    let tip = source::Tip::new();
+    let received = tip.send(&net, &onion);
     received.assert_received();
-    assert_strict_headers(&received, "no-store");
+    source::assert_strict_headers(&received, "no-store");
     progress(
         t0,
         &format!("tip submitted in {:.1}s", phase.elapsed().as_secs_f64()),
     );
 
     // What arrived: one submission that opens with the staff key and holds what was sent.
-    let db = rusqlite::Connection::open_with_flags(
-        data_dir.join("sealdrop.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let envelopes: Vec<String> = db
-        .prepare("SELECT envelope_blob FROM submissions")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(envelopes.len(), 1, "exactly one stored submission");
-    let blob = |id: &str| data_dir.join("blobs").join(format!("{id}.age"));
-    let envelope = parse_envelope(&decrypt_with(&identity, &blob(&envelopes[0])));
-    assert_eq!(
-        envelope["fields"]["message"].as_str(),
-        Some(message.as_str())
-    );
-    let attachments = envelope["attachments"].as_array().unwrap();
-    assert_eq!(attachments.len(), 1);
-    assert_eq!(attachments[0]["name"].as_str(), Some("протокол.pdf"));
-    let length = attachments[0]["length"].as_u64().unwrap() as usize;
-    let file = decrypt_with(&identity, &blob(attachments[0]["blob"].as_str().unwrap()));
-    assert_eq!(&file[..length], &evidence[..], "the file decrypts intact");
+    tip.assert_stored_alone(&data_dir, &identity);
 
     server.stop();
     drop(net);

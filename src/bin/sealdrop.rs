@@ -93,7 +93,8 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Check everything an operator can get wrong (keys, data directory, disk, socket, tor's
-    /// access to it, the tor configuration, retention, backups) and say how to fix each.
+    /// access to it, the tor configuration, retention, backups, swap, the journal) and say how
+    /// to fix each.
     /// Exits non-zero on any problem. Run it as root to check tor's access for real.
     Doctor {
         /// The TOML config file (as for `serve`).
@@ -111,6 +112,9 @@ enum Command {
         /// Where `systemctl enable` links units.
         #[arg(long, default_value = "/etc/systemd/system")]
         systemd_dir: PathBuf,
+        /// Judge the swap and journal of the system under this folder (for tests).
+        #[arg(long, hide = true, default_value = "/")]
+        host_root: PathBuf,
         /// Internal: connect to this socket and exit (doctor runs itself so as tor's user).
         #[arg(long, hide = true)]
         probe_socket: Option<PathBuf>,
@@ -222,6 +226,7 @@ fn run_cli() -> Result<()> {
             tor_user,
             service_user,
             systemd_dir,
+            host_root,
             probe_socket,
         } => {
             if let Some(socket) = probe_socket {
@@ -233,6 +238,7 @@ fn run_cli() -> Result<()> {
                 tor_user,
                 service_user,
                 systemd_dir,
+                host_root,
             };
             doctor_command(config.as_deref(), &env)
         }

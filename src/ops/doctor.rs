@@ -16,7 +16,7 @@ use sealdrop_bundle::signing;
 
 use crate::config::{Config, Listen};
 use crate::events::chain;
-use crate::ops::{backup, desk_keys, preflight, tor_config};
+use crate::ops::{backup, desk_keys, host, preflight, tor_config};
 
 /// Where doctor looks besides the config.
 #[derive(Debug, Clone)]
@@ -29,6 +29,9 @@ pub struct Environment {
     pub service_user: String,
     /// Where `systemctl enable` puts its links.
     pub systemd_dir: PathBuf,
+    /// The root of the system whose swap and journal are judged (`/proc/swaps`, `/sys`,
+    /// journald's config: [`host`]).
+    pub host_root: PathBuf,
 }
 
 impl Default for Environment {
@@ -38,6 +41,7 @@ impl Default for Environment {
             tor_user: tor_config::PACKAGED_TOR_USER.to_owned(),
             service_user: "sealdrop".to_owned(),
             systemd_dir: PathBuf::from("/etc/systemd/system"),
+            host_root: PathBuf::from("/"),
         }
     }
 }
@@ -100,6 +104,8 @@ pub fn run(config_file: Option<&Path>, env: &Environment) -> Vec<Finding> {
         check_tor_config(&config, &env.torrc, &torrc),
         check_retention(&config, env),
         check_backup(&config, &torrc),
+        check_swap(&env.host_root),
+        check_journal(&env.host_root),
     ]
 }
 
@@ -643,6 +649,79 @@ pub fn check_backup(
         backup::BackupState::Current(when) => {
             fine("backup", format!("the keys were backed up on {when}"))
         }
+    }
+}
+
+/// Swap that could page what sources send out to disk in clear (tor's buffers hold each request
+/// in clear; the server's own memory is kept out of swap by its unit).
+pub fn check_swap(root: &Path) -> Finding {
+    let areas = match host::swap_areas(root) {
+        Ok(areas) => areas,
+        Err(e) => {
+            return note(
+                "swap",
+                format!(
+                    "cannot read {}: {e}; check by hand that swap is off or encrypted \
+                     (`swapon --show`)",
+                    root.join("proc/swaps").display()
+                ),
+            )
+        }
+    };
+    if areas.is_empty() {
+        return fine("swap", "no swap: nothing in memory is ever paged to disk");
+    }
+    let mut safe = Vec::new();
+    let mut clear = Vec::new();
+    let mut unknown = Vec::new();
+    for area in &areas {
+        match host::swap_kind(root, area) {
+            host::SwapKind::Encrypted(by) => safe.push(format!("{} (encrypted, {by})", area.path)),
+            host::SwapKind::InMemory => safe.push(format!("{} (in memory)", area.path)),
+            host::SwapKind::Clear => clear.push(area.path.clone()),
+            host::SwapKind::Unknown(why) => unknown.push(format!("{} ({why})", area.path)),
+        }
+    }
+    if !clear.is_empty() {
+        return problem(
+            "swap",
+            format!(
+                "swap on {} is not encrypted: what tor holds of a source's request in memory can \
+                 be written there in clear and stay after power-off. Run `swapoff {}` and remove \
+                 it from /etc/fstab, or make it encrypted swap (deploy/README.md, \"Swap\")",
+                clear.join(", "),
+                clear.join(" ")
+            ),
+        );
+    }
+    if !unknown.is_empty() {
+        return note(
+            "swap",
+            format!(
+                "cannot tell whether swap on {} is encrypted; check that it is (`lsblk -f`) or \
+                 turn it off",
+                unknown.join(", ")
+            ),
+        );
+    }
+    fine("swap", format!("swap only on {}", safe.join(", ")))
+}
+
+/// The journal: Sealdrop logs no request, but journald stamps each line it does write (start,
+/// stop, faults) with the time, and a journal on disk keeps those after power-off.
+pub fn check_journal(root: &Path) -> Finding {
+    match host::journal_storage(root) {
+        host::JournalStorage::Volatile(why) => {
+            fine("journal", format!("kept in memory only ({why})"))
+        }
+        host::JournalStorage::Persistent(why) => note(
+            "journal",
+            format!(
+                "journald keeps its journal on disk ({why}), so the times the server started, \
+                 stopped or failed outlive a power-off: set `Storage=volatile` in \
+                 /etc/systemd/journald.conf and restart systemd-journald (deploy/README.md)"
+            ),
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod desk_keys;
 pub mod doctor;
 pub mod export;
+pub mod host;
 pub mod import_outbox;
 pub mod preflight;
 pub mod purge;

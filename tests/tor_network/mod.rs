@@ -10,6 +10,8 @@
 //! each is told (`__OwningControllerProcess`) to exit by itself if the test process disappears.
 #![allow(dead_code)]
 
+pub mod source;
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -138,8 +140,36 @@ struct RelayPorts {
 }
 
 impl Network {
-    /// Generate keys, write every torrc and start every node under `root`.
+    /// Generate keys, write every torrc and start every node under `root`, the onion service
+    /// configured by the test.
     pub fn start(root: &Path, service: OnionService) -> Network {
+        Network::start_with(root, |tor, testing| {
+            // The test's lines, and tor switching to `user` as Debian's does.
+            let hs_dir = service.data_dir.clone();
+            let mut torrc = testing.torrc("onion", &hs_dir);
+            if let Some(user) = &service.user {
+                writeln!(torrc, "User {user}").unwrap();
+            }
+            for line in &service.lines {
+                writeln!(torrc, "{line}").unwrap();
+            }
+            // Tor's log of why a stream to the service failed is at info level.
+            writeln!(torrc, "Log info file {}/info.log", hs_dir.display()).unwrap();
+            // A process that has switched users may not signal the test process; no owner check.
+            spawn(tor, "onion", &hs_dir, &torrc, service.user.is_none())
+        })
+    }
+
+    /// Start the network with the onion service of an installed Debian system: its tor
+    /// instance, started as its `tor@NAME` unit starts it, joined to this network.
+    pub fn start_debian_instance(root: &Path, instance: &DebianInstance) -> Network {
+        Network::start_with(root, |_, testing| instance.spawn(testing))
+    }
+
+    fn start_with(
+        root: &Path,
+        onion_node: impl FnOnce(&Path, &TestingNetwork) -> TorNode,
+    ) -> Network {
         let start = Instant::now();
         let tor = require("tor", "tor");
         let gencert = require("tor-gencert", "tor");
@@ -204,29 +234,7 @@ impl Network {
         }
         progress(start, "authority keys made");
 
-        let common = |nick: &str, dir: &Path| -> String {
-            format!(
-                "TestingTorNetwork 1\n\
-                 DataDirectory {dir}\n\
-                 Nickname {nick}\n\
-                 RunAsDaemon 0\n\
-                 ShutdownWaitLength 0\n\
-                 SafeLogging 0\n\
-                 ProtocolWarnings 1\n\
-                 Log notice file {dir}/notice.log\n\
-                 AssumeReachable 1\n\
-                 PathsNeededToBuildCircuits 0.25\n\
-                 TestingDirAuthVoteExit *\n\
-                 TestingDirAuthVoteGuard *\n\
-                 TestingDirAuthVoteHSDir *\n\
-                 TestingMinExitFlagThreshold 0\n\
-                 V3AuthNIntervalsValid 2\n\
-                 ContactInfo {nick}@test.invalid\n\
-                 {dir_authorities}",
-                dir = dir.display()
-            )
-        };
-
+        let testing = TestingNetwork { dir_authorities };
         let mut nodes = Vec::new();
         for (i, p) in ports.iter().enumerate() {
             let authority = i < AUTHORITIES;
@@ -237,7 +245,7 @@ impl Network {
             };
             let dir = root.join(&nick);
             std::fs::create_dir_all(&dir).unwrap();
-            let mut torrc = common(&nick, &dir);
+            let mut torrc = testing.torrc(&nick, &dir);
             write!(
                 torrc,
                 "SocksPort 0\n\
@@ -267,31 +275,13 @@ impl Network {
             nodes.push(spawn(&tor, &nick, &dir, &torrc, true));
         }
 
-        // The onion service: the test's lines, and tor switching to `user` as Debian's does.
-        let hs_dir = service.data_dir.clone();
-        let mut torrc = common("onion", &hs_dir);
-        if let Some(user) = &service.user {
-            writeln!(torrc, "User {user}").unwrap();
-        }
-        for line in &service.lines {
-            writeln!(torrc, "{line}").unwrap();
-        }
-        // Tor's log of why a stream to the service failed is at info level.
-        writeln!(torrc, "Log info file {}/info.log", hs_dir.display()).unwrap();
         let hs_index = nodes.len();
-        // A process that has switched users may not signal the test process; no owner check.
-        nodes.push(spawn(
-            &tor,
-            "onion",
-            &hs_dir,
-            &torrc,
-            service.user.is_none(),
-        ));
+        nodes.push(onion_node(&tor, &testing));
 
         let client_dir = root.join("client");
         std::fs::create_dir_all(&client_dir).unwrap();
         let socks = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
-        let mut torrc = common("client", &client_dir);
+        let mut torrc = testing.torrc("client", &client_dir);
         writeln!(torrc, "SocksPort {socks}").unwrap();
         let client_index = nodes.len();
         nodes.push(spawn(&tor, "client", &client_dir, &torrc, true));
@@ -350,6 +340,120 @@ impl Network {
                 );
             }
             std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// What every node of this network needs: the usual testing-network options and the
+/// network's own directory authorities.
+pub struct TestingNetwork {
+    dir_authorities: String,
+}
+
+impl TestingNetwork {
+    /// The options that make a node part of this network (one per line, no paths).
+    fn options(&self) -> String {
+        format!(
+            "TestingTorNetwork 1\n\
+             SafeLogging 0\n\
+             ProtocolWarnings 1\n\
+             AssumeReachable 1\n\
+             PathsNeededToBuildCircuits 0.25\n\
+             TestingDirAuthVoteExit *\n\
+             TestingDirAuthVoteGuard *\n\
+             TestingDirAuthVoteHSDir *\n\
+             TestingMinExitFlagThreshold 0\n\
+             V3AuthNIntervalsValid 2\n\
+             {}",
+            self.dir_authorities
+        )
+    }
+
+    /// The start of a torrc for a node of the harness's own, with its DataDirectory in `dir`.
+    fn torrc(&self, nick: &str, dir: &Path) -> String {
+        format!(
+            "DataDirectory {dir}\n\
+             Nickname {nick}\n\
+             RunAsDaemon 0\n\
+             ShutdownWaitLength 0\n\
+             Log notice file {dir}/notice.log\n\
+             ContactInfo {nick}@test.invalid\n\
+             {}",
+            self.options(),
+            dir = dir.display()
+        )
+    }
+}
+
+/// The tor instance of an installed Debian system (`tor-instance-create NAME`, unit
+/// `tor@NAME`), in a chroot at `root` (a system made by debootstrap, say).
+pub struct DebianInstance {
+    pub root: PathBuf,
+    pub name: String,
+}
+
+impl DebianInstance {
+    /// The instance's DataDirectory, seen from outside the chroot.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("var/lib/tor-instances").join(&self.name)
+    }
+
+    /// Start the instance the way systemd starts `tor@NAME`: each `ExecStartPre=` of the
+    /// installed `tor@.service` (the run directory, the defaults file made from Debian's
+    /// template, tor's own check of the configuration), then its `ExecStart=`, all inside the
+    /// chroot. The instance's files are used as installed; the only additions are this
+    /// network's options, given on tor's command line (where they override both files), and
+    /// two log files in the instance's DataDirectory for the test to read.
+    fn spawn(&self, testing: &TestingNetwork) -> TorNode {
+        let unit = std::fs::read_to_string(self.root.join("lib/systemd/system/tor@.service"))
+            .expect("the chroot has Debian's tor@.service (the package `tor`)");
+        let lines = |key: &str| -> Vec<String> {
+            unit.lines()
+                .filter_map(|l| l.strip_prefix(key))
+                .map(|l| l.replace("%i", &self.name))
+                .collect()
+        };
+        let start = lines("ExecStart=");
+        assert_eq!(start.len(), 1, "one ExecStart= in tor@.service");
+        let chroot = |command: &str| {
+            let mut c = Command::new("chroot");
+            c.arg(&self.root)
+                .args(["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+                .args(["/bin/sh", "-c", command]);
+            c
+        };
+        for pre in lines("ExecStartPre=") {
+            let out = chroot(&pre).output().expect("running chroot");
+            assert!(
+                out.status.success(),
+                "tor@{}'s ExecStartPre={pre} failed in the chroot: {}{}",
+                self.name,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let data = format!("/var/lib/tor-instances/{}", self.name);
+        let mut command = start[0].clone();
+        let extra = format!(
+            "{}Log notice file {data}/notice.log\nLog info file {data}/info.log\n",
+            testing.options()
+        );
+        for line in extra.lines().filter(|l| !l.is_empty()) {
+            let (key, value) = line.split_once(' ').expect("an option and its value");
+            write!(command, " --{key} '{value}'").unwrap();
+        }
+        // `exec`, so the child the harness kills is tor itself.
+        let child = chroot(&format!("exec {command}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the instance's tor in the chroot");
+        TorNode {
+            nick: format!("tor@{}", self.name),
+            dir: self.data_dir(),
+            log: self.data_dir().join("notice.log"),
+            child: Some(child),
         }
     }
 }
