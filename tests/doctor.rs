@@ -432,7 +432,10 @@ fn swap_in_clear_is_named_and_encrypted_or_in_memory_swap_is_not() {
     // LVM on LUKS: the logical volume is not dm-crypt, the device under it is.
     std::fs::write(block.join("dm/uuid"), "LVM-abc\n").unwrap();
     let line = doctor_line(&w, "swap");
-    assert!(line.starts_with("PROBLEM"), "LVM alone is not encryption: {line}");
+    assert!(
+        line.starts_with("PROBLEM"),
+        "LVM alone is not encryption: {line}"
+    );
     let crypt = host.join("sys/devices/virtual/block/dm-0");
     std::fs::create_dir_all(crypt.join("dm")).unwrap();
     std::fs::write(crypt.join("dm/uuid"), "CRYPT-LUKS2-0123-sda3_crypt\n").unwrap();
@@ -464,7 +467,10 @@ fn swap_in_clear_is_named_and_encrypted_or_in_memory_swap_is_not() {
     )
     .unwrap();
     let line = doctor_line(&w, "swap");
-    assert!(line.starts_with("ok") && line.contains("in memory"), "{line}");
+    assert!(
+        line.starts_with("ok") && line.contains("in memory"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -1,17 +1,20 @@
-//! The installed Debian package, reached as a source reaches it: through its own onion service.
+//! The installed Debian package, booted with systemd, reached as a source reaches it: through
+//! its own onion service.
 //!
 //! `deploy/test-package` makes a clean Debian 12 chroot, installs the package in it, configures
-//! a staff key as the operator guide says and starts the intake as its unit does; then it runs
-//! this test, naming the chroot (`SEALDROP_PACKAGE_ROOT`) and the staff identity whose
-//! recipient it put in `/etc/sealdrop/recipients.txt` (`SEALDROP_PACKAGE_IDENTITY`, a file
-//! outside the chroot). The test starts a private Tor network on loopback (tests/tor_network)
-//! and the package's tor instance inside the chroot as `tor@sealdrop` starts it (the installed
-//! unit's commands, the installed torrc and Debian's instance defaults, untouched; only the
-//! network's options are added on tor's command line). A tip with a file then goes through the
-//! network's client to the onion address the package made, and must arrive in the chroot's
-//! `/var/lib/sealdrop`, opening with the staff identity to what was sent.
+//! a staff key as the operator guide says, and boots it with `systemd-nspawn --boot` (systemd
+//! as PID 1: the package's units start as they would on a server); then it runs this test,
+//! naming the container's root folder (`SEALDROP_PACKAGE_ROOT`), its init process
+//! (`SEALDROP_PACKAGE_INIT_PID`, as this machine sees it) and the staff identity whose recipient
+//! it put in `/etc/sealdrop/recipients.txt` (`SEALDROP_PACKAGE_IDENTITY`, a file outside the
+//! container). The test starts a private Tor network on loopback (tests/tor_network) and joins
+//! the package's `tor@sealdrop` to it through systemd (a drop-in adds the network's options to
+//! the unit's own command; the installed torrc and units stay as they are). A tip with a file
+//! then goes through the network's client to the onion address the package made, and must
+//! arrive in the container's `/var/lib/sealdrop`, opening with the staff identity to what was
+//! sent.
 //!
-//! Without a chroot there is nothing to test, so the test is ignored in `cargo test`;
+//! Without that container there is nothing to test, so the test is ignored in `cargo test`;
 //! `deploy/test-package` (which `.ci/run` runs) runs it with `--ignored`. Run that way without
 //! the variables, it fails saying what is missing.
 
@@ -41,8 +44,11 @@ fn a_tip_reaches_the_installed_package_through_its_own_onion_service() {
     let t0 = Instant::now();
     require("tor", "tor");
     require("tor-gencert", "tor");
-    require("chroot", "coreutils");
+    require("nsenter", "util-linux");
     let root = PathBuf::from(var("SEALDROP_PACKAGE_ROOT"));
+    let init_pid: u32 = var("SEALDROP_PACKAGE_INIT_PID")
+        .parse()
+        .expect("SEALDROP_PACKAGE_INIT_PID is a process id");
     let identity: age::x25519::Identity = std::fs::read_to_string(var("SEALDROP_PACKAGE_IDENTITY"))
         .expect("reading the staff identity")
         .lines()
@@ -66,7 +72,7 @@ fn a_tip_reaches_the_installed_package_through_its_own_onion_service() {
     let data_dir = inside(config["data_dir"].as_str().unwrap());
     assert!(
         socket.exists(),
-        "the intake is not listening on {} in the chroot",
+        "the intake is not listening on {} in the container: is sealdrop.service running?",
         socket.display()
     );
     let recipients = std::fs::read_to_string(inside(config["keys_file"].as_str().unwrap()))
@@ -89,22 +95,35 @@ fn a_tip_reaches_the_installed_package_through_its_own_onion_service() {
     let instance = DebianInstance {
         root: root.clone(),
         name: "sealdrop".into(),
+        init_pid,
     };
     let mut net = Network::start_debian_instance(temp.path(), &instance);
     net.wait_bootstrapped(BOOTSTRAP_TIMEOUT);
-    progress(t0, "network bootstrapped, tor@sealdrop among it");
+    progress(
+        t0,
+        "network bootstrapped, the container's tor@sealdrop among it",
+    );
 
     let deadline = Instant::now() + REACH_TIMEOUT;
     let onion = source::onion_address(&mut net, &inside(hs_dir).join("hostname"), deadline);
     progress(t0, &format!("the package's onion address: {onion}"));
     let (form_page, attempts) =
         source::reach_form_page(&mut net, &onion, &socket, deadline, &|| {
-            let log = root.join("tmp/serve.log");
-            format!(
-                "the intake's output ({}):\n{}",
-                log.display(),
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
+            let journal = instance
+                .inside("journalctl")
+                .args([
+                    "-u",
+                    "sealdrop",
+                    "-u",
+                    "tor@sealdrop",
+                    "-n",
+                    "40",
+                    "--no-pager",
+                ])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            format!("the container's journal (sealdrop, tor@sealdrop):\n{journal}")
         });
     progress(
         t0,

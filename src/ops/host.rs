@@ -141,7 +141,11 @@ pub fn journal_storage(root: &Path) -> JournalStorage {
         "run/systemd/journald.conf.d",
         "etc/systemd/journald.conf.d",
     ] {
-        for entry in std::fs::read_dir(root.join(dir)).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(root.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let name = entry.file_name();
             if Path::new(&name).extension().is_some_and(|e| e == "conf") {
                 drop_ins.insert(name, entry.path());
@@ -220,7 +224,11 @@ mod tests {
         ] {
             std::fs::create_dir_all(r.join(d)).unwrap();
         }
-        std::fs::write(r.join("etc/systemd/journald.conf"), "[Journal]\n#Storage=auto\n").unwrap();
+        std::fs::write(
+            r.join("etc/systemd/journald.conf"),
+            "[Journal]\n#Storage=auto\n",
+        )
+        .unwrap();
         assert!(matches!(journal_storage(r), JournalStorage::Volatile(_)));
         std::fs::create_dir_all(r.join("var/log/journal")).unwrap();
         assert!(matches!(journal_storage(r), JournalStorage::Persistent(_)));

@@ -386,74 +386,95 @@ impl TestingNetwork {
 }
 
 /// The tor instance of an installed Debian system (`tor-instance-create NAME`, unit
-/// `tor@NAME`), in a chroot at `root` (a system made by debootstrap, say).
+/// `tor@NAME`), booted with systemd in a container (`systemd-nspawn --boot`) whose root folder
+/// is `root` and whose init is `init_pid` (as this machine sees it).
 pub struct DebianInstance {
     pub root: PathBuf,
     pub name: String,
+    pub init_pid: u32,
 }
 
 impl DebianInstance {
-    /// The instance's DataDirectory, seen from outside the chroot.
+    /// The instance's DataDirectory, seen from outside the container.
     pub fn data_dir(&self) -> PathBuf {
         self.root.join("var/lib/tor-instances").join(&self.name)
     }
 
-    /// Start the instance the way systemd starts `tor@NAME`: each `ExecStartPre=` of the
-    /// installed `tor@.service` (the run directory, the defaults file made from Debian's
-    /// template, tor's own check of the configuration), then its `ExecStart=`, all inside the
-    /// chroot. The instance's files are used as installed; the only additions are this
-    /// network's options, given on tor's command line (where they override both files), and
-    /// two log files in the instance's DataDirectory for the test to read.
+    /// A command run inside the container (all its namespaces), as root.
+    pub fn inside(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.init_pid.to_string(), "-a", program]);
+        c
+    }
+
+    /// Run `systemctl ARGS` inside the container; fail with its output if it fails.
+    pub fn systemctl(&self, args: &[&str]) {
+        let out = self
+            .inside("systemctl")
+            .args(args)
+            .output()
+            .expect("running nsenter (util-linux)");
+        assert!(
+            out.status.success(),
+            "systemctl {} in the container failed: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Join the instance to this network and restart it through systemd: a drop-in for
+    /// `tor@NAME` gives the installed unit's own `ExecStart=` this network's options on tor's
+    /// command line (where they override the installed torrc and Debian's instance defaults,
+    /// which stay untouched), and two log files in the instance's DataDirectory for the test to
+    /// read. Everything else (the unit's ExecStartPre, its sandbox, its user) is the system's.
     fn spawn(&self, testing: &TestingNetwork) -> TorNode {
         let unit = std::fs::read_to_string(self.root.join("lib/systemd/system/tor@.service"))
-            .expect("the chroot has Debian's tor@.service (the package `tor`)");
-        let lines = |key: &str| -> Vec<String> {
-            unit.lines()
-                .filter_map(|l| l.strip_prefix(key))
-                .map(|l| l.replace("%i", &self.name))
-                .collect()
-        };
-        let start = lines("ExecStart=");
+            .expect("the container has Debian's tor@.service (the package `tor`)");
+        let start: Vec<&str> = unit
+            .lines()
+            .filter_map(|l| l.strip_prefix("ExecStart="))
+            .collect();
         assert_eq!(start.len(), 1, "one ExecStart= in tor@.service");
-        let chroot = |command: &str| {
-            let mut c = Command::new("chroot");
-            c.arg(&self.root)
-                .args(["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
-                .args(["/bin/sh", "-c", command]);
-            c
-        };
-        for pre in lines("ExecStartPre=") {
-            let out = chroot(&pre).output().expect("running chroot");
-            assert!(
-                out.status.success(),
-                "tor@{}'s ExecStartPre={pre} failed in the chroot: {}{}",
-                self.name,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
         let data = format!("/var/lib/tor-instances/{}", self.name);
-        let mut command = start[0].clone();
+        let mut exec = start[0].to_owned();
         let extra = format!(
             "{}Log notice file {data}/notice.log\nLog info file {data}/info.log\n",
             testing.options()
         );
         for line in extra.lines().filter(|l| !l.is_empty()) {
             let (key, value) = line.split_once(' ').expect("an option and its value");
-            write!(command, " --{key} '{value}'").unwrap();
+            assert!(
+                !value.contains(['"', '%', '$', '\\']),
+                "a value systemd would read as more than text: {value}"
+            );
+            write!(exec, " --{key} \"{value}\"").unwrap();
         }
-        // `exec`, so the child the harness kills is tor itself.
-        let child = chroot(&format!("exec {command}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting the instance's tor in the chroot");
+        let drop_in = self
+            .root
+            .join("etc/systemd/system")
+            .join(format!("tor@{}.service.d", self.name));
+        std::fs::create_dir_all(&drop_in).unwrap();
+        std::fs::write(
+            drop_in.join("private-network.conf"),
+            format!(
+                "# The test's private Tor network (tests/tor_network).\n\
+                 [Service]\nExecStart=\nExecStart={exec}\n"
+            ),
+        )
+        .unwrap();
+        // Logs of an earlier run would show an old bootstrap as this one's.
+        for log in ["notice.log", "info.log"] {
+            let _ = std::fs::remove_file(self.data_dir().join(log));
+        }
+        self.systemctl(&["daemon-reload"]);
+        self.systemctl(&["restart", &format!("tor@{}.service", self.name)]);
         TorNode {
             nick: format!("tor@{}", self.name),
             dir: self.data_dir(),
             log: self.data_dir().join("notice.log"),
-            child: Some(child),
+            // systemd's, not the harness's: the container's power-off ends it.
+            child: None,
         }
     }
 }
