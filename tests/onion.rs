@@ -638,7 +638,7 @@ fn a_source_submits_through_a_real_onion_service_as_shipped() {
     );
 
     // What arrived: one submission that opens with the staff key and holds what was sent.
-    tip.assert_stored_alone(&data_dir, &identity);
+    tip.assert_stored(&data_dir, &identity);
 
     server.stop();
     drop(net);

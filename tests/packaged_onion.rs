@@ -5,9 +5,9 @@
 //! a staff key as the operator guide says, and boots it with `systemd-nspawn --boot` (systemd
 //! as PID 1: the package's units start as they would on a server); then it runs this test,
 //! naming the container's root folder (`SEALDROP_PACKAGE_ROOT`), its init process
-//! (`SEALDROP_PACKAGE_INIT_PID`, as this machine sees it) and the staff identity whose recipient
-//! it put in `/etc/sealdrop/recipients.txt` (`SEALDROP_PACKAGE_IDENTITY`, a file outside the
-//! container). The test starts a private Tor network on loopback (tests/tor_network) and joins
+//! (`SEALDROP_PACKAGE_INIT_PID`, as this machine sees it; the container's own /run, a tmpfs, is
+//! seen through `/proc/PID/root`) and the staff identity whose recipient it put in
+//! `/etc/sealdrop/recipients.txt` (`SEALDROP_PACKAGE_IDENTITY`, a file outside the container). The test starts a private Tor network on loopback (tests/tor_network) and joins
 //! the package's `tor@sealdrop` to it through systemd (a drop-in adds the network's options to
 //! the unit's own command; the installed torrc and units stay as they are). A tip with a file
 //! then goes through the network's client to the onion address the package made, and must
@@ -45,10 +45,13 @@ fn a_tip_reaches_the_installed_package_through_its_own_onion_service() {
     require("tor", "tor");
     require("tor-gencert", "tor");
     require("nsenter", "util-linux");
-    let root = PathBuf::from(var("SEALDROP_PACKAGE_ROOT"));
     let init_pid: u32 = var("SEALDROP_PACKAGE_INIT_PID")
         .parse()
         .expect("SEALDROP_PACKAGE_INIT_PID is a process id");
+    // The container's files on disk (SQLite must open the index by a real path), and as its
+    // processes see them (its /run is a tmpfs of its own).
+    let root = PathBuf::from(var("SEALDROP_PACKAGE_ROOT"));
+    let live = PathBuf::from(format!("/proc/{init_pid}/root"));
     let identity: age::x25519::Identity = std::fs::read_to_string(var("SEALDROP_PACKAGE_IDENTITY"))
         .expect("reading the staff identity")
         .lines()
@@ -62,12 +65,13 @@ fn a_tip_reaches_the_installed_package_through_its_own_onion_service() {
         toml::from_str(&std::fs::read_to_string(root.join("etc/sealdrop/sealdrop.toml")).unwrap())
             .unwrap();
     let inside = |path: &str| root.join(path.trim_start_matches('/'));
-    let socket = inside(
+    let socket = live.join(
         config["listen"]
             .as_str()
             .unwrap()
             .strip_prefix("unix:")
-            .expect("the packaged config listens on a Unix socket"),
+            .expect("the packaged config listens on a Unix socket")
+            .trim_start_matches('/'),
     );
     let data_dir = inside(config["data_dir"].as_str().unwrap());
     assert!(
@@ -137,7 +141,7 @@ fn a_tip_reaches_the_installed_package_through_its_own_onion_service() {
     let received = tip.send(&net, &onion);
     received.assert_received();
     source::assert_strict_headers(&received, "no-store");
-    tip.assert_stored_alone(&data_dir, &identity);
+    tip.assert_stored(&data_dir, &identity);
     progress(
         t0,
         "the tip arrived in the package's data directory and opens with the staff key",

@@ -152,9 +152,9 @@ impl Tip {
             .unwrap_or_else(|e| panic!("submitting through the onion: {e}"))
     }
 
-    /// The intake's data directory holds exactly this tip: one submission, which opens with
-    /// the staff identity to the message and the file that were sent.
-    pub fn assert_stored_alone(&self, data_dir: &Path, identity: &age::x25519::Identity) {
+    /// The intake's data directory holds this tip exactly once: one submission that opens with
+    /// the staff identity to the message sent, with the file sent.
+    pub fn assert_stored(&self, data_dir: &Path, identity: &age::x25519::Identity) {
         let db = rusqlite::Connection::open_with_flags(
             data_dir.join("sealdrop.sqlite"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -167,14 +167,19 @@ impl Tip {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(envelopes.len(), 1, "exactly one stored submission");
         let blob = |id: &str| -> PathBuf { data_dir.join("blobs").join(format!("{id}.age")) };
-        let envelope = parse_envelope(&decrypt_with(identity, &blob(&envelopes[0])));
+        let mine: Vec<serde_json::Value> = envelopes
+            .iter()
+            .map(|id| parse_envelope(&decrypt_with(identity, &blob(id))))
+            .filter(|e| e["fields"]["message"].as_str() == Some(self.message.as_str()))
+            .collect();
         assert_eq!(
-            envelope["fields"]["message"].as_str(),
-            Some(self.message.as_str())
+            mine.len(),
+            1,
+            "the tip is stored exactly once (of {} submissions)",
+            envelopes.len()
         );
-        let attachments = envelope["attachments"].as_array().unwrap();
+        let attachments = mine[0]["attachments"].as_array().unwrap();
         assert_eq!(attachments.len(), 1);
         assert_eq!(attachments[0]["name"].as_str(), Some(self.file_name));
         let length = attachments[0]["length"].as_u64().unwrap() as usize;
