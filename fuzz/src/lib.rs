@@ -128,3 +128,46 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .expect("the scratch file's mode can be set");
 }
+
+/// Run `read` on a FIFO that a thread fills with `bytes`: the readers take a pipe (`sealdesk
+/// import /dev/stdin`, a process substitution) as well as a file, and a pipe has no length to
+/// check a header's claims against. `read` must close the FIFO before it returns (drop the
+/// reader), so that a writer blocked on a full pipe gets EPIPE and ends.
+pub fn through_fifo<R>(name: &str, bytes: Vec<u8>, read: impl FnOnce(&std::path::Path) -> R) -> R {
+    use std::ffi::CString;
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+    static IGNORE_SIGPIPE: std::sync::Once = std::sync::Once::new();
+    // libFuzzer's main, not Rust's, starts these targets, so SIGPIPE still kills by default.
+    IGNORE_SIGPIPE.call_once(|| unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    });
+    let path = scratch_file(&format!("{name}.fifo"));
+    let _ = std::fs::remove_file(&path);
+    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+    assert_eq!(
+        unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+    let writer_path = path.clone();
+    let writer = std::thread::spawn(move || {
+        // Opening blocks until the reader opens; EPIPE when the reader stopped early is fine.
+        if let Ok(mut fifo) = std::fs::OpenOptions::new().write(true).open(&writer_path) {
+            let _ = fifo.write_all(&bytes);
+        }
+    });
+    let result = read(&path);
+    // A reader that never opened the FIFO leaves the writer waiting for one: open and close it.
+    if !writer.is_finished() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path);
+    }
+    writer.join().expect("the FIFO writer");
+    let _ = std::fs::remove_file(&path);
+    result
+}

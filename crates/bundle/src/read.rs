@@ -116,10 +116,8 @@ impl BundleReader {
 
         // The signed message is the header and the manifest: read the manifest right after the
         // header in one buffer so it is verified without a copy.
-        // Sized by what the file can hold, not by what its header claims.
-        let room = file_len.map_or(u64::MAX, |l| l.saturating_sub(HEADER_LEN as u64));
         let mut signed =
-            Vec::with_capacity(HEADER_LEN + u64::from(manifest_len).min(room) as usize);
+            Vec::with_capacity(HEADER_LEN + manifest_room(manifest_len, file_len, HEADER_LEN));
         signed.extend_from_slice(&header);
         (&mut input)
             .take(u64::from(manifest_len))
@@ -256,6 +254,18 @@ impl Read for BlobPart<'_> {
         Ok(n)
     }
 }
+
+/// How much room to make for a manifest the header says is `claimed` bytes long, before it is
+/// read: no more than a regular file of `file_len` bytes can still hold after its header of
+/// `header_len`, and from a pipe (no length known) no more than [`PIPE_READ_AHEAD`]; the buffer
+/// grows as bytes really arrive. Never what a header claims alone: that is the sender's word.
+pub(crate) fn manifest_room(claimed: u32, file_len: Option<u64>, header_len: usize) -> usize {
+    let room = file_len.map_or(PIPE_READ_AHEAD, |l| l.saturating_sub(header_len as u64));
+    u64::from(claimed).min(room) as usize
+}
+
+/// The room made at first for a manifest read from a pipe.
+const PIPE_READ_AHEAD: u64 = 64 * 1024;
 
 fn truncated(what: &str) -> BundleError {
     BundleError::Truncated {
@@ -606,6 +616,53 @@ mod tests {
             "{err}"
         );
         assert!(message(&err).contains("unknown bundle format version 2"));
+    }
+
+    /// Open `bytes` from a pipe (as `sealdesk import /dev/stdin` does): a writer thread feeds
+    /// it; the reader opens the pipe by its /proc path.
+    fn through_pipe<R>(bytes: Vec<u8>, read: impl FnOnce(&Path) -> R) -> R {
+        use std::os::fd::AsRawFd;
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let feeder = std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut writer, &bytes);
+        });
+        let path = PathBuf::from(format!("/proc/self/fd/{}", reader.as_raw_fd()));
+        let result = read(&path);
+        drop(reader);
+        feeder.join().unwrap();
+        result
+    }
+
+    #[test]
+    fn a_bundle_reads_from_a_pipe_and_its_header_cannot_size_the_buffer() {
+        let fx = fixture();
+        let blobs = through_pipe(fx.bytes(), |path| {
+            let mut out = Vec::new();
+            BundleReader::open(path, &fx.pinned())
+                .unwrap()
+                .for_each_blob(|_, _, r| {
+                    let mut data = Vec::new();
+                    r.read_to_end(&mut data)?;
+                    out.push(data);
+                    Ok(())
+                })
+                .unwrap();
+            out
+        });
+        assert_eq!(blobs, fx.blobs);
+
+        // A header that claims the largest manifest, and then a few bytes: the reader makes
+        // room for what a pipe may bring soon, not for what the header says.
+        let mut bytes = header_bytes(MAX_MANIFEST_LEN).to_vec();
+        bytes.extend_from_slice(b"{}");
+        let err = through_pipe(bytes, |path| BundleReader::open(path, &fx.pinned())).unwrap_err();
+        assert!(message(&err).contains("the manifest"), "{err}");
+        assert_eq!(
+            manifest_room(MAX_MANIFEST_LEN, None, HEADER_LEN),
+            PIPE_READ_AHEAD as usize
+        );
+        assert_eq!(manifest_room(MAX_MANIFEST_LEN, Some(100), HEADER_LEN), 76);
+        assert_eq!(manifest_room(10, Some(100), HEADER_LEN), 10);
     }
 
     #[test]

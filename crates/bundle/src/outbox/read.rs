@@ -16,7 +16,7 @@ use super::format::{
     MAGIC, MAX_ACKS, MAX_MANIFEST_LEN, MAX_REPLIES, MAX_REPLY_BYTES, MAX_REPLY_LIFETIME_DAYS,
     MAX_REPLY_SIZE, PADDED_SIZES, SIGNATURE_LEN, VERSION,
 };
-use crate::read::{is_digest, printable, shown};
+use crate::read::{is_digest, manifest_room, printable, shown};
 use crate::signing::format_fingerprint;
 use sealdrop_core::day::Date;
 use sealdrop_core::is_id;
@@ -143,10 +143,8 @@ impl OutboxReader {
                 fingerprint: hex_fingerprint(&key_bytes),
             })?;
 
-        // Sized by what the file can hold, not by what its header claims.
-        let room = file_len.map_or(u64::MAX, |l| l.saturating_sub(HEADER_LEN as u64));
         let mut signed =
-            Vec::with_capacity(HEADER_LEN + u64::from(manifest_len).min(room) as usize);
+            Vec::with_capacity(HEADER_LEN + manifest_room(manifest_len, file_len, HEADER_LEN));
         signed.extend_from_slice(&header);
         (&mut input)
             .take(u64::from(manifest_len))
