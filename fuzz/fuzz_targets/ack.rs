@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
 use sealdrop_bundle::ack::{parse, AckError, HEADER};
-use sealdrop_core::is_id;
+use sealdrop_fuzz::is_id_shape;
 
 fuzz_target!(|data: &[u8]| {
     let lines = data.split(|&b| b == b'\n').count();
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             let file_lines: HashSet<&str> = text.split('\n').collect();
             let mut seen = HashSet::new();
             for id in &ids {
-                assert!(is_id(id), "{id:?}");
+                assert!(is_id_shape(id), "{id:?}");
                 assert!(seen.insert(id), "{id} twice");
                 assert!(file_lines.contains(id.as_str()));
             }

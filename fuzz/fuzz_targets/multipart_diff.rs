@@ -128,7 +128,7 @@ fn params(value: &str) -> Vec<Param<'_>> {
             (&value[v + 1..close], true, close + 1)
         } else {
             let end = value[v..]
-                .find(|c: char| matches!(c, ';' | ' ' | '\t'))
+                .find([';', ' ', '\t'])
                 .map_or(value.len(), |e| v + e);
             (&value[v..end], false, end)
         };

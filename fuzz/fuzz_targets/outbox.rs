@@ -31,8 +31,9 @@ use sealdrop_bundle::outbox::format::{
 use sealdrop_bundle::outbox::write::signed_head;
 use sealdrop_bundle::outbox::{OutboxError, OutboxReader};
 use sealdrop_core::day::Date;
-use sealdrop_core::is_id;
-use sealdrop_fuzz::{assert_terminal_safe, scratch_file, test_key, through_fifo, write_file};
+use sealdrop_fuzz::{
+    assert_terminal_safe, is_id_shape, scratch_file, test_key, through_fifo, write_file,
+};
 use sha2::{Digest, Sha256};
 
 fn outbox_file(data: &[u8]) -> Option<Vec<u8>> {
@@ -98,10 +99,10 @@ fn check_manifest(m: &Manifest) {
     let created = Date::parse(&m.created).expect("a checked date");
     let acks: HashSet<&String> = m.acks.iter().collect();
     assert_eq!(acks.len(), m.acks.len());
-    assert!(m.acks.iter().all(|a| is_id(a)));
+    assert!(m.acks.iter().all(|a| is_id_shape(a)));
     let mut ids = HashSet::new();
     for r in &m.replies {
-        assert!(is_id(&r.id) && is_id(&r.mailbox) && ids.insert(&r.id));
+        assert!(is_id_shape(&r.id) && is_id_shape(&r.mailbox) && ids.insert(&r.id));
         let expires = Date::parse(&r.expires).expect("a checked date");
         let lifetime = expires.to_days() - created.to_days();
         assert!((1..=MAX_REPLY_LIFETIME_DAYS).contains(&lifetime));

@@ -93,6 +93,23 @@ pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Is `s` shaped like a Sealdrop id: 32 lowercase hex digits? Written out here rather than
+/// taken from `sealdrop_core::is_id`, which the readers under test use themselves: a target
+/// that asks the code under test whether its output is right cannot catch that code being wrong.
+pub fn is_id_shape(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The line (counted from 1) of the first age secret key prefix (`AGE-SECRET-KEY-`, in any
+/// case) in `bytes`; independent of `sealdrop_core::keys::find_secret_key`, for the same reason.
+pub fn secret_key_line(bytes: &[u8]) -> Option<usize> {
+    const PREFIX: &[u8] = b"AGE-SECRET-KEY-";
+    let at = bytes
+        .windows(PREFIX.len())
+        .position(|w| w.eq_ignore_ascii_case(PREFIX))?;
+    Some(1 + bytes[..at].iter().filter(|&&b| b == b'\n').count())
+}
+
 /// Panic, quoting the text escaped, if `text` holds a control character (other than those in
 /// `allowed`) or a direction character.
 pub fn assert_terminal_safe(what: &str, text: &str, allowed: &[char]) {
