@@ -28,9 +28,7 @@ use sealdrop_bundle::format::{BlobKind, Manifest, FORMAT, HEADER_LEN, SIGNATURE_
 use sealdrop_bundle::write::signed_head;
 use sealdrop_bundle::{BundleError, BundleReader};
 use sealdrop_core::day::Date;
-use sealdrop_fuzz::{
-    assert_terminal_safe, is_id_shape, scratch_file, test_key, through_fifo, write_file,
-};
+use sealdrop_fuzz::{as_file_or_pipe, assert_terminal_safe, is_id_shape, test_key};
 use sha2::{Digest, Sha256};
 
 /// The file for `data`, or `None` when the input does not make one.
@@ -106,15 +104,9 @@ fuzz_target!(|data: &[u8]| {
     };
     // Some sinks stop early: the reader must still check every byte.
     let stop_early = data.len() % 2 == 1;
-    if data[0] & 0x80 != 0 {
-        through_fifo("bundle", file.clone(), |path| {
-            read(path, &file, true, stop_early)
-        });
-    } else {
-        let path = scratch_file("bundle");
-        write_file(&path, &file, 0o600);
-        read(&path, &file, false, stop_early);
-    }
+    as_file_or_pipe("bundle", &file, data[0] & 0x80 != 0, |path, from_pipe| {
+        read(path, &file, from_pipe, stop_early)
+    });
 });
 
 /// Open `path` (a file or a pipe holding `file`) as the desk does and check what it hands out.

@@ -31,9 +31,7 @@ use sealdrop_bundle::outbox::format::{
 use sealdrop_bundle::outbox::write::signed_head;
 use sealdrop_bundle::outbox::{OutboxError, OutboxReader};
 use sealdrop_core::day::Date;
-use sealdrop_fuzz::{
-    assert_terminal_safe, is_id_shape, scratch_file, test_key, through_fifo, write_file,
-};
+use sealdrop_fuzz::{as_file_or_pipe, assert_terminal_safe, is_id_shape, test_key};
 use sha2::{Digest, Sha256};
 
 fn outbox_file(data: &[u8]) -> Option<Vec<u8>> {
@@ -123,13 +121,9 @@ fuzz_target!(|data: &[u8]| {
     let Some(file) = outbox_file(data) else {
         return;
     };
-    if data[0] & 0x80 != 0 {
-        through_fifo("outbox", file.clone(), |path| read(path, &file, true));
-    } else {
-        let path = scratch_file("outbox");
-        write_file(&path, &file, 0o600);
-        read(&path, &file, false);
-    }
+    as_file_or_pipe("outbox", &file, data[0] & 0x80 != 0, |path, from_pipe| {
+        read(path, &file, from_pipe)
+    });
 });
 
 /// Open `path` (a file or a pipe holding `file`) as the server does and check what it hands

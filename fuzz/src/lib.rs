@@ -146,6 +146,24 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], mode: u32) {
         .expect("the scratch file's mode can be set");
 }
 
+/// Hand `bytes` to `read` as a file, or through a FIFO when `through_pipe` (the bundle and outbox
+/// targets take it from the top bit of the input's first byte). `read` gets the path and whether
+/// it is a pipe, whose length the reader cannot check at opening.
+pub fn as_file_or_pipe(
+    name: &str,
+    bytes: &[u8],
+    through_pipe: bool,
+    read: impl FnOnce(&std::path::Path, bool),
+) {
+    if through_pipe {
+        through_fifo(name, bytes.to_vec(), |path| read(path, true));
+    } else {
+        let path = scratch_file(name);
+        write_file(&path, bytes, 0o600);
+        read(&path, false);
+    }
+}
+
 /// Run `read` on a FIFO that a thread fills with `bytes`: the readers take a pipe (`sealdesk
 /// import /dev/stdin`, a process substitution) as well as a file, and a pipe has no length to
 /// check a header's claims against. `read` must close the FIFO before it returns (drop the
